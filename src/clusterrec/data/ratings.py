@@ -93,8 +93,10 @@ class Ratings:
 
     def __post_init__(self) -> None:
         n = len(self.user)
-        if len(self.item) != n or len(self.rating) != n or (
-            self.time is not None and len(self.time) != n
+        if (
+            len(self.item) != n
+            or len(self.rating) != n
+            or (self.time is not None and len(self.time) != n)
         ):
             raise DataError("Ratings columns must all have the same length")
 

@@ -1,0 +1,452 @@
+"""Reading ratings files of every supported format into validated `Ratings`.
+
+Text is parsed by pyarrow's multithreaded CSV reader with every column dictionary-encoded,
+so ids, ratings and dates are converted once per distinct value; the assignment's
+``Dataset.npy`` is turned into the same text in chunks, without Python loops over records.
+Line numbers are worked out only when something is wrong, by a second look at the text.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from clusterrec._logging import logger
+from clusterrec.data.formats import COLUMN_GUESSES, FormatSpec, resolve_format
+from clusterrec.data.ratings import Ratings, RatingScale
+from clusterrec.data.validation import RawColumns, ReadReport, validate
+from clusterrec.errors import DataError
+
+_DICT = pa.dictionary(pa.int32(), pa.string())
+_NPY_CHUNK = 500_000
+_ROLES = ("user", "item", "rating", "time")
+
+
+def read_ratings(
+    path: str | Path,
+    format: str | None = None,
+    *,
+    user_col: str | None = None,
+    item_col: str | None = None,
+    rating_col: str | None = None,
+    time_col: str | None = None,
+    date_format: str | None = None,
+    scale: RatingScale | str | None = None,
+    on_bad_record: str = "error",
+) -> Ratings:
+    """Read a ratings file into `Ratings`; ``ratings.source`` says what was kept and dropped.
+
+    Args:
+        path: the file. Its format is detected from the extension and first line.
+        format: one of :data:`clusterrec.data.formats.FORMATS` to override detection.
+        user_col, item_col, rating_col, time_col: column names in a CSV/TSV/Parquet file
+            with a header (guessed from common names when not given; time is optional).
+        date_format: strptime format of a date column (default: unix seconds or ISO 8601).
+        scale: the rating scale, e.g. ``"1,10"``; default: the format's, else detected.
+        on_bad_record: "error" stops at the first bad record; "skip" skips and counts them.
+
+    Raises:
+        DataError: the file is missing, malformed, empty, or a record is bad (naming the line).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if isinstance(scale, str):
+        scale = RatingScale.parse(scale)
+    spec = resolve_format(
+        path,
+        format,
+        columns=(user_col, item_col, rating_col, time_col),
+        scale=scale,
+        date_format=date_format,
+    )
+    report = ReadReport(path=str(path), format=spec.name)
+    raw = _read_raw(path, spec, report)
+    ratings = validate(
+        raw,
+        report,
+        scale=spec.scale,
+        time_kind=spec.time_kind,
+        date_format=spec.date_format,
+        on_bad_record=on_bad_record,
+    )
+    logger.info(
+        "read %s (%s): %s; %d bad records, %d duplicates",
+        path,
+        spec.name,
+        ratings,
+        report.bad_records,
+        report.duplicates,
+    )
+    return ratings
+
+
+def read_items(path: str | Path) -> pd.Series:
+    """Titles of items by original item id, from an items table.
+
+    Accepts a table with a header whose columns include an id (``item_id``, ``movieId``,
+    ``item``, ...) and ``title`` (``items.tsv``, MovieLens ``movies.csv``), or MovieLens 100K
+    ``u.item`` (``id|title|...``, Latin-1).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    head = path.read_bytes()[:4096].split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    if "|" in head and "title" not in head.lower():
+        frame = pd.read_csv(
+            path, sep="|", header=None, encoding="latin-1", usecols=[0, 1], dtype=str
+        )
+        frame.columns = ["item", "title"]
+    else:
+        sep = "\t" if "\t" in head else ","
+        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+        id_col = _pick_column(list(frame.columns), None, COLUMN_GUESSES["item"], path, "item id")
+        title_col = _pick_column(list(frame.columns), None, ("title", "name"), path, "title")
+        frame = frame[[id_col, title_col]].set_axis(["item", "title"], axis=1)
+    return pd.Series(frame["title"].to_numpy(), index=frame["item"].str.strip(), name="title")
+
+
+# -- raw reading: every format to RawColumns ------------------------------------------------------
+
+
+def _read_raw(path: Path, spec: FormatSpec, report: ReadReport) -> RawColumns:
+    if spec.name == "imdb-npy":
+        return _read_npy(path, spec, report)
+    if spec.name == "parquet":
+        return _read_parquet(path, spec)
+    buffer = path.read_bytes()
+    if spec.delimiter == "::":
+        buffer = buffer.replace(b"::", b"\t")
+        spec = _with_delimiter(spec, "\t")
+    return _read_text(buffer, spec, path.name, report, unit="line")
+
+
+def _with_delimiter(spec: FormatSpec, delimiter: str) -> FormatSpec:
+    return replace(spec, delimiter=delimiter)
+
+
+def _read_text(
+    buffer: bytes,
+    spec: FormatSpec,
+    name: str,
+    report: ReadReport,
+    *,
+    unit: str,
+    rows_expected: int | None = None,
+) -> RawColumns:
+    """Parse delimited text with pyarrow, every needed column as dictionary-encoded strings."""
+    if not buffer.strip():
+        raise DataError(f"{name}: the file is empty")
+    header, names, skip = _header(buffer, spec, name)
+    roles = _columns_for_roles(names, spec, name)
+    unnamed = [c for c in names if c.startswith("_unnamed_")]
+    rejected = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        rejected.append(row.text)
+        return "skip"
+
+    wanted = [c for c in roles.values() if c] + unnamed
+    types = {c: _DICT for c in wanted if c != roles.get("time") or spec.time_kind == "date"}
+    types.update(
+        {roles["time"]: pa.string()} if roles.get("time") and spec.time_kind != "date" else {}
+    )
+    types.update({c: pa.string() for c in unnamed})
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(buffer),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=skip, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(
+                delimiter=spec.delimiter,
+                quote_char='"' if spec.quoting else False,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, include_columns=wanted, strings_can_be_null=False
+            ),
+        )
+    except pa.ArrowInvalid as error:
+        raise DataError(f"{name}: cannot be parsed as {spec.name}: {error}") from None
+    _note_unnamed_values(table, unnamed, report)
+    n_rejected = len(rejected)
+    if rows_expected is not None:  # records that are empty strings never reach the parser
+        n_rejected = rows_expected - table.num_rows
+    return RawColumns(
+        user=table.column(roles["user"]),
+        item=table.column(roles["item"]),
+        rating=table.column(roles["rating"]),
+        time=table.column(roles["time"]) if roles.get("time") else None,
+        n_parse_errors=n_rejected,
+        locator=_TextLocator(buffer, spec, name, unit, skip, len(names)),
+    )
+
+
+def _header(buffer: bytes, spec: FormatSpec, name: str) -> tuple[list[str], list[str], int]:
+    """Header fields, the column names to give pyarrow (unnamed ones made unique), rows to skip."""
+    if not spec.header:
+        return [], [c for c in spec.columns if c], 0
+    first = buffer.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    fields = next(csv.reader([first], delimiter=spec.delimiter)) if first else []
+    names = [f.strip() or f"_unnamed_{i + 1}" for i, f in enumerate(fields)]
+    if len(set(names)) != len(names):
+        raise DataError(f"{name}, line 1: the header names a column twice: {first!r}")
+    return fields, names, 1
+
+
+def _columns_for_roles(names: list[str], spec: FormatSpec, name: str) -> dict[str, str | None]:
+    """The file column playing each role (user, item, rating, time)."""
+    roles = {}
+    for role, given in zip(_ROLES, spec.columns, strict=True):
+        roles[role] = _pick_column(
+            names, given, COLUMN_GUESSES[role], name, role, optional=role == "time"
+        )
+    return roles
+
+
+def _pick_column(
+    names: list[str],
+    given: str | None,
+    guesses: tuple[str, ...],
+    name: object,
+    role: str,
+    *,
+    optional: bool = False,
+) -> str | None:
+    if given is not None:
+        if given not in names:
+            raise DataError(f"{name}: no column {given!r} for the {role}; columns are {names}")
+        return given
+    lowered = {n.lower(): n for n in names}
+    for guess in guesses:
+        if guess.lower() in lowered:
+            return lowered[guess.lower()]
+    if optional:
+        return None
+    flag = {"item id": "item", "title": "item"}.get(role, role)
+    raise DataError(
+        f"{name}: cannot tell which column holds the {role}; columns are {names}; "
+        f"name it with --{flag}-col"
+    )
+
+
+def _note_unnamed_values(table: pa.Table, unnamed: list[str], report: ReadReport) -> None:
+    """Count rows that carry values in columns without a name (ignored, but reported)."""
+    if not unnamed:
+        return
+    filled = np.zeros(table.num_rows, dtype=bool)
+    for column in unnamed:
+        values = table.column(column).to_numpy(zero_copy_only=False).astype(str)
+        filled |= np.char.str_len(np.char.strip(values)) > 0
+    if filled.any():
+        report.notes.append(
+            f"{int(filled.sum()):,} records carry values in columns without a header name "
+            f"({', '.join(c.removeprefix('_unnamed_') for c in unnamed)}); those values were "
+            "ignored"
+        )
+
+
+@dataclass
+class _TextLocator:
+    """Finds table rows and rejected records in the text by scanning it once, in Python.
+
+    Slow, but only ever used when a record is bad. ``unit`` "line" counts lines from 1 (text
+    files); "row" counts array elements from 0 (Dataset.npy), where an empty element is a bad
+    record rather than a blank line.
+    """
+
+    buffer: bytes
+    spec: FormatSpec
+    name: str
+    unit: str
+    skip: int
+    n_fields: int
+
+    def rows(self, rows: np.ndarray) -> list[tuple[int, str, str]]:
+        kept, _ = self._scan()
+        return [(kept[r][0], self._where(kept[r][0]), kept[r][1]) for r in rows]
+
+    def parse_errors(self, count: int) -> list[tuple[int, str, str, str]]:
+        _, rejected = self._scan()
+        return [(n, self._where(n), text, problem) for n, text, problem in rejected[:count]]
+
+    def _where(self, index: int) -> str:
+        if self.unit == "line":
+            return f"{self.name}, line {index + 1}"
+        return f"{self.name}, row {index}"
+
+    def _scan(self) -> tuple[list[tuple[int, str]], list[tuple[int, str, str]]]:
+        """(line, text) of the rows the parser kept; (line, text, problem) of those it didn't."""
+        if hasattr(self, "_scanned"):
+            return self._scanned
+        kept: list[tuple[int, str]] = []
+        rejected: list[tuple[int, str, str]] = []
+        lines = self.buffer.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        for number in range(self.skip, len(lines)):
+            line = lines[number].decode("utf-8", errors="replace").rstrip("\r")
+            if not line:
+                if self.unit == "row":
+                    rejected.append((number, line, "empty record"))
+                continue
+            fields = self._count_fields(line)
+            if fields == self.n_fields:
+                kept.append((number, line))
+            else:
+                problem = f"expected {self.n_fields} fields, found {fields}"
+                rejected.append((number, line, problem))
+        self._scanned = (kept, rejected)
+        return self._scanned
+
+    def _count_fields(self, line: str) -> int:
+        if self.spec.quoting:
+            return len(next(csv.reader([line], delimiter=self.spec.delimiter)))
+        return line.count(self.spec.delimiter) + 1
+
+
+# -- the assignment's Dataset.npy -----------------------------------------------------------------
+
+
+def _read_npy(path: Path, spec: FormatSpec, report: ReadReport) -> RawColumns:
+    """Dataset.npy: a 1-D array of 'user,item,rating,date' strings, or an (n, 4) string array."""
+    dtype, shape = _npy_header(path)
+    if dtype.kind == "O":
+        raise DataError(
+            f"{path.name}: the array holds Python objects (dtype object), which could only be "
+            "loaded by unpickling, and unpickling a data file can run arbitrary code. Convert it "
+            "once, in a session you trust: numpy.save('ratings_str.npy', numpy.load("
+            f"'{path.name}', allow_pickle=True).astype(str)), then read ratings_str.npy"
+        )
+    if dtype.kind not in "US":
+        raise DataError(f"{path.name}: expected an array of strings, found dtype {dtype}")
+    if len(shape) == 2 and shape[1] == 4:
+        return _read_npy_columns(path, spec)
+    if len(shape) != 1:
+        raise DataError(
+            f"{path.name}: expected a 1-D array of 'user,item,rating,date' strings or an "
+            f"(n, 4) array of fields, found shape {shape}"
+        )
+    if shape[0] == 0:
+        raise DataError(f"{path.name}: the array is empty")
+    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    buffer = b"".join(
+        _npy_lines(array[start : start + _NPY_CHUNK]) for start in range(0, len(array), _NPY_CHUNK)
+    )
+    if buffer.count(b"\n") != len(array):
+        raise DataError(f"{path.name}: {_row_with_line_break(array)} holds a line break")
+    return _read_text(buffer, spec, path.name, report, unit="row", rows_expected=len(array))
+
+
+def _npy_header(path: Path) -> tuple[np.dtype, tuple[int, ...]]:
+    """dtype and shape of a .npy file, read from its header without loading the data."""
+    try:
+        with open(path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            reader = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _fortran, dtype = reader(handle)
+    except (ValueError, OSError) as error:
+        raise DataError(f"{path.name}: not a readable .npy file ({error})") from None
+    return dtype, shape
+
+
+def _npy_lines(chunk: np.ndarray) -> bytes:
+    """The strings of ``chunk`` as UTF-8 text, one per line, built without a Python loop."""
+    chunk = np.asarray(chunk)
+    try:
+        encoded = chunk.astype("S") if chunk.dtype.kind == "U" else chunk
+    except UnicodeEncodeError:
+        encoded = np.char.encode(chunk, "utf-8")
+    width = encoded.dtype.itemsize
+    if width == 0:
+        return b"\n" * len(encoded)
+    cells = np.empty((len(encoded), width + 1), dtype=np.uint8)
+    cells[:, :width] = encoded.view(np.uint8).reshape(len(encoded), width)
+    cells[:, width] = ord("\n")
+    return cells[cells != 0].tobytes()
+
+
+def _row_with_line_break(array: np.ndarray) -> str:
+    for start in range(0, len(array), _NPY_CHUNK):
+        hits = np.flatnonzero(
+            np.char.find(np.asarray(array[start : start + _NPY_CHUNK]), "\n") >= 0
+        )
+        if len(hits):
+            return f"row {start + int(hits[0])}"
+    return "a row"
+
+
+def _read_npy_columns(path: Path, spec: FormatSpec) -> RawColumns:
+    """An (n, 4) string array: the fields already split."""
+    array = np.load(path, allow_pickle=False)
+    columns = [pa.chunked_array([pa.array(array[:, j].astype(str))]) for j in range(4)]
+    return _raw_from_columns(columns, path.name, array.astype(str).tolist())
+
+
+@dataclass
+class _RowLocator:
+    """Rows of an already-columnar input (Parquet, an (n, 4) array): row number = record."""
+
+    name: str
+    rows_text: object
+
+    def rows(self, rows: np.ndarray) -> list[tuple[int, str, str]]:
+        return [(int(r), f"{self.name}, row {r}", str(self.rows_text[r])) for r in rows]
+
+    def parse_errors(self, count: int) -> list[tuple[int, str, str, str]]:
+        return []
+
+
+def _raw_from_columns(columns: list, name: str, rows_text: object) -> RawColumns:
+    return RawColumns(*columns, n_parse_errors=0, locator=_RowLocator(name, rows_text))
+
+
+# -- Parquet --------------------------------------------------------------------------------------
+
+
+def _read_parquet(path: Path, spec: FormatSpec) -> RawColumns:
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise DataError(f"{path.name}: not a readable Parquet file ({error})") from None
+    roles = _columns_for_roles(list(schema.names), spec, path.name)
+    table = pq.read_table(path, columns=[c for c in roles.values() if c])
+    if table.num_rows == 0:
+        raise DataError(f"{path.name}: the file is empty")
+
+    def as_text(column: str) -> pa.ChunkedArray:
+        values = table.column(column)
+        if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
+            return pa.compute.cast(pa.compute.cast(values, pa.timestamp("s")), pa.int64())
+        return (
+            values
+            if pa.types.is_floating(values.type) and column == roles["rating"]
+            else values.cast(pa.string())
+        )
+
+    columns = [as_text(roles[r]) if roles.get(r) else None for r in _ROLES]
+    rows_text = _ParquetRows(table)
+    return _raw_from_columns(columns, path.name, rows_text)
+
+
+class _ParquetRows:
+    """Text of a Parquet row for error messages, built only when asked."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+
+    def __getitem__(self, row: int) -> str:
+        return ",".join(str(v[0]) for v in self.table.slice(int(row), 1).to_pydict().values())
+
+
+__all__ = ["read_items", "read_ratings"]

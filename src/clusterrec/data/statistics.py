@@ -1,0 +1,89 @@
+"""Per-user statistics and the data set's description (counts, rating distribution, spans)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from clusterrec.data.ratings import Ratings
+
+SECONDS_PER_DAY = 86_400
+
+
+def user_statistics(ratings: Ratings) -> pd.DataFrame:
+    """One row per user: original id, number of ratings |phi(u)|, mean rating, time span.
+
+    ``span_days`` is the time between the user's first and last rating, in days (NaN when the
+    data has no times).
+    """
+    n = ratings.n_users
+    counts = ratings.counts_per_user()
+    sums = np.bincount(ratings.user, weights=ratings.rating, minlength=n)
+    frame = pd.DataFrame(
+        {
+            "user": ratings.user_labels,
+            "n_ratings": counts,
+            "mean_rating": np.divide(sums, counts, out=np.full(n, np.nan), where=counts > 0),
+        }
+    )
+    frame["span_days"] = user_time_spans(ratings)
+    return frame
+
+
+def user_time_spans(ratings: Ratings) -> np.ndarray:
+    """Days between each user's first and last rating; NaN without times."""
+    n = ratings.n_users
+    if ratings.time is None:
+        return np.full(n, np.nan)
+    first = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+    np.minimum.at(first, ratings.user, ratings.time)
+    np.maximum.at(last, ratings.user, ratings.time)
+    spans = (last - first) / SECONDS_PER_DAY
+    spans[ratings.counts_per_user() == 0] = np.nan
+    return spans
+
+
+def describe_ratings(ratings: Ratings) -> dict:
+    """Counts, density, rating distribution and per-user quantiles, as plain JSON-able values."""
+    counts = ratings.counts_per_user()
+    counts = counts[counts > 0]
+    values, frequency = np.unique(ratings.rating, return_counts=True)
+    summary = {
+        "ratings": len(ratings),
+        "users": int(len(counts)),
+        "items": int((ratings.counts_per_item() > 0).sum()),
+        "density": len(ratings) / max(1, len(counts) * int((ratings.counts_per_item() > 0).sum())),
+        "scale": str(ratings.scale),
+        "mean_rating": float(ratings.rating.mean()) if len(ratings) else None,
+        "rating_counts": {f"{v:g}": int(c) for v, c in zip(values, frequency, strict=True)},
+        "ratings_per_user": _quantiles(counts),
+    }
+    if ratings.time is not None and len(ratings):
+        spans = user_time_spans(ratings)
+        summary["span_days_per_user"] = _quantiles(spans[~np.isnan(spans)])
+        summary["first_rating"] = _iso_date(ratings.time.min())
+        summary["last_rating"] = _iso_date(ratings.time.max())
+    return summary
+
+
+def _quantiles(values: np.ndarray) -> dict:
+    if len(values) == 0:
+        return {}
+    q = np.quantile(values, [0.0, 0.25, 0.5, 0.75, 1.0])
+    return {
+        "min": _plain(q[0]),
+        "q25": _plain(q[1]),
+        "median": _plain(q[2]),
+        "q75": _plain(q[3]),
+        "max": _plain(q[4]),
+        "mean": round(float(np.mean(values)), 3),
+    }
+
+
+def _plain(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(float(value), 3)
+
+
+def _iso_date(seconds: int) -> str:
+    return str(np.datetime64(int(seconds), "s").astype("datetime64[D]"))
