@@ -9,6 +9,7 @@ Line numbers are worked out only when something is wrong, by a second look at th
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -142,7 +143,7 @@ def _read_text(
     rows_expected: int | None = None,
 ) -> RawColumns:
     """Parse delimited text with pyarrow, every needed column as dictionary-encoded strings."""
-    if not buffer.strip():
+    if re.search(rb"\S", buffer) is None:
         raise DataError(f"{name}: the file is empty")
     header, names, skip = _header(buffer, spec, name)
     roles = _columns_for_roles(names, spec, name)
@@ -361,17 +362,24 @@ def _npy_header(path: Path) -> tuple[np.dtype, tuple[int, ...]]:
 
 
 def _npy_lines(chunk: np.ndarray) -> bytes:
-    """The strings of ``chunk`` as UTF-8 text, one per line, built without a Python loop."""
+    """The strings of ``chunk`` as UTF-8 text, one per line, built without a Python loop.
+
+    ASCII text (the usual case) is narrowed from NumPy's UTF-32 code points to bytes by a
+    numeric cast, several times faster than encoding each string.
+    """
     chunk = np.asarray(chunk)
-    try:
-        encoded = chunk.astype("S") if chunk.dtype.kind == "U" else chunk
-    except UnicodeEncodeError:
-        encoded = np.char.encode(chunk, "utf-8")
-    width = encoded.dtype.itemsize
-    if width == 0:
-        return b"\n" * len(encoded)
-    cells = np.empty((len(encoded), width + 1), dtype=np.uint8)
-    cells[:, :width] = encoded.view(np.uint8).reshape(len(encoded), width)
+    if chunk.dtype.kind == "U":
+        width = chunk.dtype.itemsize // 4
+        points = chunk.view(np.uint32).reshape(len(chunk), width)
+        if width and points.max() >= 128:
+            chunk = np.char.encode(chunk, "utf-8")
+            width = chunk.dtype.itemsize
+            points = chunk.view(np.uint8).reshape(len(chunk), width)
+    else:
+        width = chunk.dtype.itemsize
+        points = chunk.view(np.uint8).reshape(len(chunk), width)
+    cells = np.empty((len(chunk), width + 1), dtype=np.uint8)
+    cells[:, :width] = points
     cells[:, width] = ord("\n")
     return cells[cells != 0].tobytes()
 

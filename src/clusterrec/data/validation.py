@@ -217,8 +217,9 @@ def _dictionary(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
 def _ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Codes, labels, and which records have an empty id."""
     indices, values = _dictionary(column)
-    labels = np.asarray(["" if v is None else str(v).strip() for v in values], dtype=object)
-    empty = labels == ""
+    trimmed = pc.utf8_trim_whitespace(pa.array(values, type=pa.string()))
+    labels = trimmed.to_numpy(zero_copy_only=False)
+    empty = pc.fill_null(pc.equal(trimmed, ""), True).to_numpy(zero_copy_only=False)
     return indices, labels, empty[indices] if empty.any() else np.zeros(len(indices), bool)
 
 
@@ -297,9 +298,20 @@ def _dates(column: pa.ChunkedArray, date_format: str | None) -> tuple[np.ndarray
 def _keep_latest(
     user: np.ndarray, item: np.ndarray, times: np.ndarray | None, good: np.ndarray
 ) -> np.ndarray:
-    """Mask of the good records to keep: one per (user, item), the latest by time, else last."""
+    """Mask of the good records to keep: one per (user, item), the latest by time, else last.
+
+    One plain sort of the keys finds the duplicated pairs; only their records are then
+    ordered by key and time.
+    """
     rows = np.flatnonzero(good)
     key = user[rows].astype(np.int64) * (int(item.max(initial=0)) + 1) + item[rows]
+    keep = good.copy()
+    sorted_keys = np.sort(key)
+    repeated = sorted_keys[1:][sorted_keys[1:] == sorted_keys[:-1]]
+    if len(repeated) == 0:
+        return keep
+    duplicated = np.isin(key, np.unique(repeated))
+    rows, key = rows[duplicated], key[duplicated]
     if times is None:
         order = np.argsort(key, kind="stable")
     else:
@@ -307,6 +319,6 @@ def _keep_latest(
     sorted_key = key[order]
     last_of_group = np.ones(len(order), dtype=bool)
     last_of_group[:-1] = sorted_key[1:] != sorted_key[:-1]
-    keep = np.zeros(len(good), dtype=bool)
+    keep[rows] = False
     keep[rows[order[last_of_group]]] = True
     return keep
