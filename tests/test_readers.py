@@ -307,3 +307,22 @@ def test_movielens_latest_small_counts(ml_latest_small: Path) -> None:
     assert str(ratings.scale) == "0.5..5 in steps of 0.5"
     notes = " ".join(ratings.source.notes)
     assert re.search(r"\b2 records carry values in columns without a header name", notes)
+
+
+def test_record_numbers_follow_the_file_even_after_drops(tmp_path: Path) -> None:
+    lines = [
+        IMDB_LINES[0],  # record 0
+        "too,few,fields",  # record 1: rejected by the parser
+        "",  # a blank line is not a record
+        "ur7,tt0000007,0,1 May 2001",  # record 2: rating 0
+        IMDB_LINES[1],  # record 3
+        "ur1,tt0000001,9,1 May 2001",  # record 4: an older duplicate of record 0
+        IMDB_LINES[2],  # record 5
+    ]
+    path = write(tmp_path, "records.csv", "\n".join(lines) + "\n")
+    ratings = read_ratings(path, "imdb-csv", on_bad_record="skip")
+    assert ratings.record.tolist() == [0, 3, 5]
+    assert ratings.take(np.array([False, True, True])).record.tolist() == [3, 5]
+    npy = tmp_path / "Dataset.npy"
+    np.save(npy, np.array([IMDB_LINES[0], "", "x,y", IMDB_LINES[1]]))
+    assert read_ratings(npy, on_bad_record="skip").record.tolist() == [0, 3]

@@ -52,12 +52,16 @@ class Recommender:
         if len(ratings) == 0:
             raise DataError("cannot fit on an empty set of ratings")
         ratings = ratings.compact()
+        self._remember_vocabulary(ratings)
+        self._fit(ratings)
+        return self
+
+    def _remember_vocabulary(self, ratings: Ratings) -> None:
+        """The id maps, scale and global mean of the (compacted) training ratings."""
         self.user_index_ = pd.Index(ratings.user_labels)
         self.item_index_ = pd.Index(ratings.item_labels)
         self.scale_ = ratings.scale
         self.global_mean_ = float(ratings.rating.mean())
-        self._fit(ratings)
-        return self
 
     def predict(self, users: object, items: object) -> Predictions:
         """Predicted ratings of ``items`` by ``users`` (original ids, pairwise)."""

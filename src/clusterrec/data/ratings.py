@@ -80,6 +80,9 @@ class Ratings:
         item_labels: original item ids (str), indexed by code.
         scale: the rating scale the records were validated against.
         source: how the records were read (file, format, what was dropped), when read from a file.
+        record: each record's number among the input file's records (0-based, file order),
+            when read from a file; it lines records up with per-record data such as a
+            published fold assignment, even after bad records or duplicates were dropped.
     """
 
     user: np.ndarray
@@ -90,14 +93,12 @@ class Ratings:
     item_labels: np.ndarray
     scale: RatingScale
     source: ReadReport | None = field(default=None, repr=False)
+    record: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.user)
-        if (
-            len(self.item) != n
-            or len(self.rating) != n
-            or (self.time is not None and len(self.time) != n)
-        ):
+        optional = [c for c in (self.time, self.record) if c is not None]
+        if len(self.item) != n or len(self.rating) != n or any(len(c) != n for c in optional):
             raise DataError("Ratings columns must all have the same length")
 
     # -- construction ---------------------------------------------------------------------------
@@ -228,6 +229,7 @@ class Ratings:
             item=self.item[index],
             rating=self.rating[index],
             time=None if self.time is None else self.time[index],
+            record=None if self.record is None else self.record[index],
         )
 
     def compact(self) -> Ratings:

@@ -277,6 +277,12 @@ class _TextLocator:
         _, rejected = self._scan()
         return [(n, self._where(n), text, problem) for n, text, problem in rejected[:count]]
 
+    def record_numbers(self) -> np.ndarray:
+        kept, rejected = self._scan()
+        lines = np.array([line for line, _ in kept], dtype=np.int64)
+        every = np.sort(np.concatenate([lines, [line for line, _, _ in rejected]]))
+        return np.searchsorted(every, lines)
+
     def _where(self, index: int) -> str:
         if self.unit == "line":
             return f"{self.name}, line {index + 1}"
@@ -413,6 +419,9 @@ class _RowLocator:
 
     def parse_errors(self, count: int) -> list[tuple[int, str, str, str]]:
         return []
+
+    def record_numbers(self) -> np.ndarray:
+        raise AssertionError("columnar inputs reject no records while parsing")
 
 
 def _raw_from_columns(columns: list, name: str, rows_text: object) -> RawColumns:

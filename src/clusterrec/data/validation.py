@@ -75,6 +75,9 @@ class Locator(Protocol):
     def parse_errors(self, count: int) -> list[tuple[int, str, str, str]]:
         """(sort key, location, text, problem) of the first ``count`` rejected records."""
 
+    def record_numbers(self) -> np.ndarray:
+        """Each table row's number among all the input's records (rejected ones included)."""
+
 
 @dataclass
 class RawColumns:
@@ -142,7 +145,9 @@ def validate(
         )
     if not keep.any():
         raise DataError(f"{report.path}: no usable ratings (the input is empty)")
+    records = raw.locator.record_numbers() if raw.n_parse_errors else np.arange(n)
     ratings = Ratings(
+        record=records[keep],
         user=user_codes[keep],
         item=item_codes[keep],
         rating=rating[keep].astype(np.float32),

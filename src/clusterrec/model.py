@@ -1,0 +1,465 @@
+"""The method's recommender: Jaccard clusters, neighbours inside clusters, one network each.
+
+For user u in cluster a and movie i, the network f_a maps what u's k nearest neighbours
+(inside a, by Jaccard distance, never u) did with i to u's rating of i. A row where no
+neighbour rated i carries no evidence: it is not used for training, and its prediction is the
+bias baseline mu + b_u + b_i, flagged as a fallback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+from clusterrec._atomic import atomic_write
+from clusterrec.base import Predictions, Recommender
+from clusterrec.baselines import BiasBaseline
+from clusterrec.data.ratings import Ratings, RatingScale
+from clusterrec.errors import ConfigError, DataError
+from clusterrec.features import RatingLookup, neighbor_ratings, rated_pairs
+from clusterrec.neighbors import neighbors_in_clusters
+from clusterrec.networks import (
+    NetworkConfig,
+    TrainingResult,
+    build_network,
+    predict_network,
+    preset,
+    train_network,
+)
+
+logger = logging.getLogger("clusterrec")
+
+#: Version of the saved model layout; `load` refuses any other.
+FORMAT_VERSION = 1
+
+
+@dataclass
+class ClusterSummary:
+    """What training one cluster's network did."""
+
+    cluster: int
+    users: int
+    training_users: int
+    rows: int
+    rows_without_evidence: int
+    epochs: int
+    best_epoch: int
+    seconds: float
+    train_loss: list[float] = field(default_factory=list)
+    validation_loss: list[float] = field(default_factory=list)
+
+
+class ClusterNeighborRecommender(Recommender):
+    """Cluster users by Jaccard distance, then one network per cluster on neighbours' ratings.
+
+    Args:
+        n_clusters: L, the number of user clusters (k-medoids on the Jaccard distances).
+        n_neighbors: k; default: the preset's (6 for "notebook").
+        preset: "default" or "notebook" (see :data:`clusterrec.networks.PRESETS`).
+        seed: every random step (clustering, validation split, network initialisation and
+            shuffling) derives from it.
+        show_progress: a progress bar over clusters while training.
+        config: a full `NetworkConfig` instead of a preset.
+    """
+
+    name = "clusterrec"
+
+    def __init__(
+        self,
+        n_clusters: int = 5,
+        n_neighbors: int | None = None,
+        preset: str = "default",
+        seed: int = 0,
+        *,
+        show_progress: bool = False,
+        config: NetworkConfig | None = None,
+    ) -> None:
+        self.n_clusters = n_clusters
+        self.n_neighbors = n_neighbors
+        self.preset = preset
+        self.seed = seed
+        self.show_progress = show_progress
+        self.config = config
+
+    # -- fitting ----------------------------------------------------------------------------------
+
+    def _fit(self, ratings: Ratings) -> None:
+        self._fit_users(ratings, np.ones(ratings.n_users, dtype=bool))
+
+    def fit_user_split(self, ratings: Ratings, test_share: float = 0.2) -> np.ndarray:
+        """The assignment's protocol: cluster all users, then in each cluster hold out
+        ``test_share`` of the users (seeded) and fit on the others only.
+
+        No baseline, neighbour or network uses a held-out user's ratings: held-out users are
+        never anyone's neighbour, and only the training users' rows train the networks. Their
+        rated *sets* do take part in the Jaccard clustering and in finding their own
+        neighbours, as in the assignment. Returns the held-out mask over ``self.user_index_``.
+        """
+        ratings = ratings.compact()
+        self._remember_vocabulary(ratings)
+        R = ratings.matrix()
+        labels = jaccard_clusters(R, self.n_clusters, seed=self._seeds()[0])
+        held_out = split_users_within_clusters(labels, test_share, seed=self._seeds()[3])
+        self._fit_users(ratings, ~held_out, labels=labels)
+        self.held_out_users_ = held_out
+        return held_out
+
+    def _seeds(self) -> list[int]:
+        """Seeds of clustering, validation split, networks and the user split, from ``seed``."""
+        return [int(s) for s in np.random.SeedSequence(self.seed).generate_state(4)]
+
+    def _fit_users(
+        self, ratings: Ratings, training_users: np.ndarray, labels: np.ndarray | None = None
+    ) -> None:
+        config = self._config()
+        k = config.n_neighbors
+        self._check_params(ratings.n_users, k)
+        clustering_seed, split_seed, network_seed, _ = self._seeds()
+        started = time.perf_counter()
+        R = ratings.matrix()
+        self.config_ = config
+        self.training_users_ = training_users
+        if labels is None:
+            labels = jaccard_clusters(R, self.n_clusters, seed=clustering_seed)
+        self.labels_ = labels
+        self.neighbors_, self.neighbor_distances_ = neighbors_in_clusters(
+            R, self.labels_, k, candidates=training_users
+        )
+        self._set_matrix(R)
+        self._fit_baseline(ratings, training_users)
+        self.user_means_ = _user_means(R, training_users)
+        self.networks_: dict[int, torch.nn.Module] = {}
+        self.summaries_: list[ClusterSummary] = []
+        clusters = range(self.n_clusters)
+        if self.show_progress:
+            from tqdm.auto import tqdm
+
+            clusters = tqdm(clusters, desc="training clusters", unit="cluster")
+        for cluster in clusters:
+            self._fit_cluster(R, cluster, config, split_seed + cluster, network_seed + cluster)
+        logger.info("fitted %d clusters in %.1f s", self.n_clusters, time.perf_counter() - started)
+
+    def _config(self) -> NetworkConfig:
+        config = self.config if self.config is not None else preset(self.preset)
+        if self.n_neighbors is not None:
+            config = replace(config, n_neighbors=int(self.n_neighbors))
+        return config
+
+    def _check_params(self, n_users: int, k: int) -> None:
+        if int(self.n_clusters) != self.n_clusters or self.n_clusters < 1:
+            raise ConfigError(f"n_clusters must be a whole number >= 1, not {self.n_clusters!r}")
+        if self.n_clusters > n_users:
+            raise ConfigError(f"n_clusters={self.n_clusters} exceeds the {n_users} users")
+        if int(k) != k or k < 1:
+            raise ConfigError(f"n_neighbors must be a whole number >= 1, not {k!r}")
+
+    def _set_matrix(self, R: sp.csr_matrix) -> None:
+        self.matrix_ = sp.csr_matrix(R, dtype=np.float32)
+        self.matrix_.sort_indices()
+        self._lookup = RatingLookup(self.matrix_)
+
+    def _fit_baseline(self, ratings: Ratings, training_users: np.ndarray) -> None:
+        seen = ratings.take(training_users[ratings.user])
+        self.baseline_ = BiasBaseline().fit(seen)
+        self._baseline_users = self.baseline_.user_codes(self.user_index_)
+        self._baseline_items = self.baseline_.item_codes(self.item_index_)
+
+    def _fit_cluster(
+        self, R: sp.csr_matrix, cluster: int, config: NetworkConfig, split_seed: int, seed: int
+    ) -> None:
+        started = time.perf_counter()
+        members = np.flatnonzero(self.labels_ == cluster)
+        trainers = members[self.training_users_[members]]
+        validation_users = _validation_users(trainers, config.validation_share, split_seed)
+        users, items, targets = rated_pairs(R, trainers)
+        X, evidence = self.features(users, items)
+        y = self._targets(users, items, targets)
+        in_validation = np.isin(users, validation_users)
+        fit_rows = evidence & ~in_validation
+        check_rows = evidence & in_validation
+        network = build_network(X.shape[1], config.hidden)
+        if fit_rows.any():
+            result = train_network(
+                X[fit_rows],
+                y[fit_rows],
+                config,
+                seed=seed,
+                validation=(X[check_rows], y[check_rows]) if check_rows.any() else None,
+            )
+            network.load_state_dict(result.state_dict)
+        else:
+            result = TrainingResult(network.state_dict(), [], [], -1)
+        network.eval()
+        self.networks_[cluster] = network
+        self.summaries_.append(
+            ClusterSummary(
+                cluster=cluster,
+                users=len(members),
+                training_users=len(trainers),
+                rows=len(users),
+                rows_without_evidence=int((~evidence).sum()),
+                epochs=len(result.train_loss),
+                best_epoch=result.best_epoch,
+                seconds=time.perf_counter() - started,
+                train_loss=result.train_loss,
+                validation_loss=result.validation_loss,
+            )
+        )
+
+    # -- features ---------------------------------------------------------------------------------
+
+    def features(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Network inputs for (user, item) code pairs, and whether any neighbour rated the item.
+
+        "ratings" inputs: the k neighbours' ratings (0 = not rated), as in the assignment.
+        "centred" inputs: per neighbour the rating centred on the neighbour's mean and scaled,
+        whether they rated it, and their similarity 1 - d to the user; then the user's and the
+        item's bias and the share of neighbours who rated the item.
+        """
+        values = neighbor_ratings(self._lookup, self.neighbors_, users, items)
+        rated = values > 0
+        evidence = rated.any(axis=1)
+        if self.config_.inputs == "ratings":
+            return values, evidence
+        slots = self.neighbors_[users]
+        unit = _scale_unit(self.scale_)
+        centred = np.where(rated, values - self.user_means_[np.maximum(slots, 0)], 0.0) / unit
+        similarity = np.where(slots >= 0, 1.0 - self.neighbor_distances_[users], 0.0)
+        user_bias, item_bias = self._bias_terms(users, items)
+        X = np.concatenate(
+            [
+                centred,
+                rated.astype(np.float32),
+                similarity,
+                (user_bias / unit)[:, None],
+                (item_bias / unit)[:, None],
+                rated.mean(axis=1, keepdims=True),
+            ],
+            axis=1,
+        ).astype(np.float32)
+        return X, evidence
+
+    def _bias_terms(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        bu = self._baseline_users[users]
+        bi = self._baseline_items[items]
+        user_bias = np.where(bu >= 0, self.baseline_.user_bias_[np.maximum(bu, 0)], 0.0)
+        item_bias = np.where(bi >= 0, self.baseline_.item_bias_[np.maximum(bi, 0)], 0.0)
+        return user_bias.astype(np.float32), item_bias.astype(np.float32)
+
+    def _baseline(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """mu + b_u + b_i for model codes (-1 allowed: that bias is 0)."""
+        bu = np.where(users >= 0, self._baseline_users[np.maximum(users, 0)], -1)
+        bi = np.where(items >= 0, self._baseline_items[np.maximum(items, 0)], -1)
+        return self.baseline_.biases(bu, bi).astype(np.float32)
+
+    def _targets(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
+        if self.config_.target == "rating":
+            return ratings.astype(np.float32)
+        return ((ratings - self._baseline(users, items)) / _scale_unit(self.scale_)).astype(
+            np.float32
+        )
+
+    # -- prediction -------------------------------------------------------------------------------
+
+    def _predict_codes(self, users: np.ndarray, items: np.ndarray) -> Predictions:
+        prediction = self._baseline(users, items)
+        fallback = np.ones(len(users), dtype=bool)
+        known = np.flatnonzero((users >= 0) & (items >= 0))
+        if len(known) == 0:
+            return Predictions(prediction, fallback)
+        X, evidence = self.features(users[known], items[known])
+        rows = known[evidence]
+        X = X[evidence]
+        clusters = self.labels_[users[rows]]
+        for cluster in np.unique(clusters):
+            chosen = clusters == cluster
+            output = predict_network(self.networks_[int(cluster)], X[chosen])
+            prediction[rows[chosen]] = self._from_output(output, prediction[rows[chosen]])
+        fallback[rows] = False
+        return Predictions(prediction, fallback)
+
+    def _from_output(self, output: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+        if self.config_.target == "rating":
+            return output
+        return baseline + output * _scale_unit(self.scale_)
+
+    def _rated_items(self, user: int) -> np.ndarray:
+        start, stop = self.matrix_.indptr[user], self.matrix_.indptr[user + 1]
+        return self.matrix_.indices[start:stop]
+
+    # -- persistence ------------------------------------------------------------------------------
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the model to ``folder``: model.json, arrays.npz, one state_dict per cluster.
+
+        No pickle anywhere: JSON metadata, NumPy arrays, PyTorch tensors (loaded with
+        ``weights_only=True``). Each file is written atomically, model.json last.
+        """
+        self._check_fitted()
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        arrays = {
+            "user_labels": np.asarray(self.user_index_, dtype=str),
+            "item_labels": np.asarray(self.item_index_, dtype=str),
+            "labels": self.labels_,
+            "neighbors": self.neighbors_,
+            "neighbor_distances": self.neighbor_distances_,
+            "training_users": self.training_users_,
+            "user_means": self.user_means_,
+            "matrix_data": self.matrix_.data,
+            "matrix_indices": self.matrix_.indices,
+            "matrix_indptr": self.matrix_.indptr,
+            "baseline_user_labels": np.asarray(self.baseline_.user_index_, dtype=str),
+            "baseline_item_labels": np.asarray(self.baseline_.item_index_, dtype=str),
+            "baseline_user_bias": self.baseline_.user_bias_,
+            "baseline_item_bias": self.baseline_.item_bias_,
+        }
+        with atomic_write(folder / "arrays.npz", "wb") as handle:
+            np.savez(handle, **arrays)
+        for cluster, network in self.networks_.items():
+            with atomic_write(folder / f"network_{cluster}.pt", "wb") as handle:
+                torch.save(network.state_dict(), handle)
+        meta = {
+            "format": "clusterrec.ClusterNeighborRecommender",
+            "format_version": FORMAT_VERSION,
+            "params": {
+                "n_clusters": self.n_clusters,
+                "n_neighbors": self.n_neighbors,
+                "preset": self.preset,
+                "seed": self.seed,
+            },
+            "config": self.config_.as_dict(),
+            "scale": [self.scale_.low, self.scale_.high, self.scale_.step],
+            "global_mean": self.global_mean_,
+            "baseline_global_mean": self.baseline_.global_mean_,
+            "shape": list(self.matrix_.shape),
+            "clusters": [s.__dict__ for s in self.summaries_],
+        }
+        with atomic_write(folder / "model.json", "w") as handle:
+            json.dump(meta, handle, indent=2)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> ClusterNeighborRecommender:
+        """Read a model written by :meth:`save`; a damaged folder or another format version
+        is a `DataError` that says what is wrong."""
+        folder = Path(folder)
+        meta = _read_meta(folder)
+        try:
+            with np.load(folder / "arrays.npz", allow_pickle=False) as stored:
+                arrays = {name: stored[name] for name in stored.files}
+            model = cls(**meta["params"])
+            model._restore(meta, arrays, folder)
+        except (OSError, KeyError, ValueError, RuntimeError, TypeError) as error:
+            raise DataError(f"{folder}: damaged model folder ({error})") from None
+        return model
+
+    def _restore(self, meta: dict, arrays: dict, folder: Path) -> None:
+        config = dict(meta["config"])
+        config["hidden"] = tuple(config["hidden"])
+        self.config_ = NetworkConfig(**config)
+        self.scale_ = RatingScale(*meta["scale"])
+        self.global_mean_ = meta["global_mean"]
+        self.user_index_ = pd.Index(arrays["user_labels"].astype(object))
+        self.item_index_ = pd.Index(arrays["item_labels"].astype(object))
+        self.labels_ = arrays["labels"]
+        self.neighbors_ = arrays["neighbors"]
+        self.neighbor_distances_ = arrays["neighbor_distances"]
+        self.training_users_ = arrays["training_users"]
+        self.user_means_ = arrays["user_means"]
+        self._set_matrix(
+            sp.csr_matrix(
+                (arrays["matrix_data"], arrays["matrix_indices"], arrays["matrix_indptr"]),
+                shape=tuple(meta["shape"]),
+            )
+        )
+        self.baseline_ = BiasBaseline.from_arrays(
+            user_labels=arrays["baseline_user_labels"],
+            item_labels=arrays["baseline_item_labels"],
+            user_bias=arrays["baseline_user_bias"],
+            item_bias=arrays["baseline_item_bias"],
+            global_mean=meta["baseline_global_mean"],
+            scale=self.scale_,
+        )
+        self._baseline_users = self.baseline_.user_codes(self.user_index_)
+        self._baseline_items = self.baseline_.item_codes(self.item_index_)
+        self.summaries_ = [ClusterSummary(**s) for s in meta["clusters"]]
+        n_inputs = self.features(np.zeros(1, np.int64), np.zeros(1, np.int64))[0].shape[1]
+        self.networks_ = {}
+        for cluster in range(self.n_clusters):
+            network = build_network(n_inputs, self.config_.hidden)
+            state = torch.load(folder / f"network_{cluster}.pt", weights_only=True)
+            network.load_state_dict(state)
+            network.eval()
+            self.networks_[cluster] = network
+
+
+def jaccard_clusters(R: sp.csr_matrix, n_clusters: int, *, seed: int) -> np.ndarray:
+    """Labels 0..L-1 from k-medoids (FasterPAM) on the users' Jaccard distance matrix."""
+    from clusterrec.clustering import cluster_jaccard
+
+    return cluster_jaccard(R, n_clusters, seed=seed)
+
+
+def split_users_within_clusters(
+    labels: np.ndarray, test_share: float = 0.2, *, seed: int = 0
+) -> np.ndarray:
+    """Boolean mask of held-out users: in each cluster, ``round(test_share * size)`` users
+    drawn at random (at least one when the cluster has two or more users, never all)."""
+    if not 0 < test_share < 1:
+        raise ConfigError(f"test_share must be between 0 and 1, not {test_share!r}")
+    rng = np.random.default_rng(seed)
+    held_out = np.zeros(len(labels), dtype=bool)
+    for cluster in np.unique(labels):
+        members = np.flatnonzero(labels == cluster)
+        count = min(len(members) - 1, max(1, int(round(test_share * len(members)))))
+        if count > 0:
+            held_out[rng.choice(members, size=count, replace=False)] = True
+    return held_out
+
+
+def _read_meta(folder: Path) -> dict:
+    path = folder / "model.json"
+    if not path.is_file():
+        raise DataError(f"{folder}: not a saved clusterrec model (no model.json)")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: damaged ({error})") from None
+    version = meta.get("format_version") if isinstance(meta, dict) else None
+    if version != FORMAT_VERSION:
+        raise DataError(
+            f"{folder}: written by model format version {version!r}; this clusterrec reads "
+            f"version {FORMAT_VERSION}. Train the model again with this version"
+        )
+    return meta
+
+
+def _user_means(R: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
+    """Each training user's mean rating (0 for users not in ``users`` or without ratings)."""
+    counts = np.diff(R.indptr)
+    sums = np.asarray(R.sum(axis=1)).ravel()
+    means = np.divide(sums, counts, out=np.zeros(R.shape[0]), where=counts > 0)
+    return np.where(users, means, 0.0).astype(np.float32)
+
+
+def _validation_users(users: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """A seeded random share of ``users`` held out for early stopping (none when share is 0)."""
+    if share <= 0 or len(users) < 5:
+        return np.zeros(0, dtype=users.dtype)
+    rng = np.random.default_rng(seed)
+    count = max(1, int(round(share * len(users))))
+    return np.sort(rng.choice(users, size=count, replace=False))
+
+
+def _scale_unit(scale: RatingScale) -> float:
+    """A quarter of the scale's range: 1 on 1..5, 2.25 on 1..10; keeps inputs near unit size."""
+    return (scale.high - scale.low) / 4.0
