@@ -258,7 +258,7 @@ class ClusterNeighborRecommender(Recommender):
         """mu + b_u + b_i for model codes (-1 allowed: that bias is 0)."""
         bu = np.where(users >= 0, self._baseline_users[np.maximum(users, 0)], -1)
         bi = np.where(items >= 0, self._baseline_items[np.maximum(items, 0)], -1)
-        return self.baseline_.biases(bu, bi).astype(np.float32)
+        return (self.baseline_.global_mean_ + self.baseline_.biases(bu, bi)).astype(np.float32)
 
     def _targets(self, users: np.ndarray, items: np.ndarray, ratings: np.ndarray) -> np.ndarray:
         if self.config_.target == "rating":
@@ -381,14 +381,7 @@ class ClusterNeighborRecommender(Recommender):
                 shape=tuple(meta["shape"]),
             )
         )
-        self.baseline_ = BiasBaseline.from_arrays(
-            user_labels=arrays["baseline_user_labels"],
-            item_labels=arrays["baseline_item_labels"],
-            user_bias=arrays["baseline_user_bias"],
-            item_bias=arrays["baseline_item_bias"],
-            global_mean=meta["baseline_global_mean"],
-            scale=self.scale_,
-        )
+        self.baseline_ = _restore_baseline(arrays, meta["baseline_global_mean"], self.scale_)
         self._baseline_users = self.baseline_.user_codes(self.user_index_)
         self._baseline_items = self.baseline_.item_codes(self.item_index_)
         self.summaries_ = [ClusterSummary(**s) for s in meta["clusters"]]
@@ -403,10 +396,23 @@ class ClusterNeighborRecommender(Recommender):
 
 
 def jaccard_clusters(R: sp.csr_matrix, n_clusters: int, *, seed: int) -> np.ndarray:
-    """Labels 0..L-1 from k-medoids (FasterPAM) on the users' Jaccard distance matrix."""
-    from clusterrec.clustering import cluster_jaccard
+    """Labels 0..L-1 from k-medoids (FasterPAM) on the users' Jaccard distances (on a sample
+    and then the nearest medoid when n x n does not fit the memory budget)."""
+    from clusterrec.clustering import cluster_users
 
-    return cluster_jaccard(R, n_clusters, seed=seed)
+    return cluster_users(R, n_clusters, "jaccard", "kmedoids", seed=seed).labels
+
+
+def _restore_baseline(arrays: dict, global_mean: float, scale: RatingScale) -> BiasBaseline:
+    """The bias baseline as saved: its id maps, mean and biases."""
+    baseline = BiasBaseline()
+    baseline.user_index_ = pd.Index(arrays["baseline_user_labels"].astype(object))
+    baseline.item_index_ = pd.Index(arrays["baseline_item_labels"].astype(object))
+    baseline.scale_ = scale
+    baseline.global_mean_ = float(global_mean)
+    baseline.user_bias_ = arrays["baseline_user_bias"]
+    baseline.item_bias_ = arrays["baseline_item_bias"]
+    return baseline
 
 
 def split_users_within_clusters(
