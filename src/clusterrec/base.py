@@ -61,7 +61,7 @@ class Recommender:
         self.user_index_ = pd.Index(ratings.user_labels)
         self.item_index_ = pd.Index(ratings.item_labels)
         self.scale_ = ratings.scale
-        self.global_mean_ = float(ratings.rating.mean())
+        self.global_mean_ = float(ratings.rating.mean(dtype=np.float64))
 
     def predict(self, users: object, items: object) -> Predictions:
         """Predicted ratings of ``items`` by ``users`` (original ids, pairwise)."""

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import time
+import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -39,6 +41,18 @@ logger = logging.getLogger("clusterrec")
 
 #: Version of the saved model layout; `load` refuses any other.
 FORMAT_VERSION = 1
+
+#: What reading a damaged or truncated model folder raises.
+_DAMAGE = (
+    OSError,
+    KeyError,
+    ValueError,
+    RuntimeError,
+    TypeError,
+    EOFError,
+    pickle.UnpicklingError,
+    zipfile.BadZipFile,
+)
 
 
 @dataclass
@@ -358,8 +372,9 @@ class ClusterNeighborRecommender(Recommender):
                 arrays = {name: stored[name] for name in stored.files}
             model = cls(**meta["params"])
             model._restore(meta, arrays, folder)
-        except (OSError, KeyError, ValueError, RuntimeError, TypeError) as error:
-            raise DataError(f"{folder}: damaged model folder ({error})") from None
+        except _DAMAGE as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise DataError(f"{folder}: damaged model folder ({reason})") from None
         return model
 
     def _restore(self, meta: dict, arrays: dict, folder: Path) -> None:

@@ -1,0 +1,629 @@
+"""The field's standard evaluation: error and ranking metrics, k-fold splits, cross-validation.
+
+Protocol of :func:`cross_validate`: the ratings are split into ``folds`` random, balanced folds
+(or by a given assignment); for each fold every model is built fresh and fitted on the other
+folds' ratings only, so nothing of a held-out rating reaches training. It then predicts the
+held-out ratings (RMSE, MAE, share of fallback predictions) and ranks, for every user with
+held-out ratings, all items the user did not rate in training (precision, recall and NDCG at
+``top_n`` against the user's held-out ratings at or above a relevance threshold).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from clusterrec.base import Recommender
+from clusterrec.data.ratings import Ratings, RatingScale
+from clusterrec.errors import ConfigError, DataError
+
+logger = logging.getLogger("clusterrec")
+
+#: Share of the scale's top at or above which a held-out rating counts as relevant.
+RELEVANCE_SHARE = 0.8
+#: Scores (users x items) predicted at once while ranking.
+_RANKING_BATCH_ELEMENTS = 2_000_000
+#: Metrics of each (fold, model) row that the summary averages, in table order.
+_ERROR_COLUMNS = ("rmse", "mae", "fallback_share")
+_TIME_COLUMNS = ("fit_seconds", "predict_seconds", "rank_seconds")
+
+
+# -- error metrics --------------------------------------------------------------------------------
+
+
+def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Root mean squared error."""
+    y_true, y_pred = _paired(y_true, y_pred)
+    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
+
+
+def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """Mean absolute error."""
+    y_true, y_pred = _paired(y_true, y_pred)
+    return float(np.mean(np.abs(y_true - y_pred)))
+
+
+def _paired(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y_true = np.asarray(y_true, dtype=np.float64).ravel()
+    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
+    if len(y_true) != len(y_pred):
+        raise ConfigError(f"{len(y_true)} true ratings but {len(y_pred)} predictions")
+    if len(y_true) == 0:
+        raise DataError("no ratings to score")
+    return y_true, y_pred
+
+
+# -- top-N metrics --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TopNScores:
+    """Precision, recall and NDCG at ``k``, averaged over the ``n_users`` evaluated users.
+
+    Users without a relevant item are left out of the averages (their recall and NDCG are
+    undefined); the metrics are NaN when no user is left.
+    """
+
+    k: int
+    precision: float
+    recall: float
+    ndcg: float
+    n_users: int
+
+
+def top_n_scores(
+    ranking: np.ndarray | Sequence[Sequence[int]],
+    relevant: Sequence[object],
+    k: int = 10,
+) -> TopNScores:
+    """Binary-relevance precision, recall and NDCG at ``k`` of per-user rankings.
+
+    Args:
+        ranking: per user, item ids best first; a 2-D integer array (pad short rows with -1)
+            or a sequence of sequences.
+        relevant: per user (same order), the relevant items (any collection of item ids).
+        k: cut-off.
+
+    Precision@k = hits in the top k / k; recall@k = hits / number of relevant items;
+    NDCG@k = DCG / ideal DCG with gains 1 / log2(rank + 1), rank counted from 1.
+    """
+    hits, n_relevant = _hits(ranking, relevant, k)
+    return scores_from_hits(hits, n_relevant, k)
+
+
+def precision_at_k(
+    ranking: np.ndarray | Sequence[Sequence[int]], relevant: Sequence[object], k: int = 10
+) -> float:
+    """Mean over users with a relevant item of (relevant items in the top k) / k."""
+    return top_n_scores(ranking, relevant, k).precision
+
+
+def recall_at_k(
+    ranking: np.ndarray | Sequence[Sequence[int]], relevant: Sequence[object], k: int = 10
+) -> float:
+    """Mean over users with a relevant item of (relevant items in the top k) / (relevant)."""
+    return top_n_scores(ranking, relevant, k).recall
+
+
+def ndcg_at_k(
+    ranking: np.ndarray | Sequence[Sequence[int]], relevant: Sequence[object], k: int = 10
+) -> float:
+    """Mean over users with a relevant item of DCG@k / ideal DCG@k (binary relevance)."""
+    return top_n_scores(ranking, relevant, k).ndcg
+
+
+def scores_from_hits(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> TopNScores:
+    """Top-N scores from a users x k boolean hit matrix and each user's number of relevant items.
+
+    The vectorised core of :func:`top_n_scores`; rows with ``n_relevant == 0`` are left out.
+    """
+    _check_k(k)
+    hits = np.asarray(hits, dtype=bool)[:, :k]
+    n_relevant = np.asarray(n_relevant, dtype=np.int64)
+    evaluated = n_relevant > 0
+    n_users = int(evaluated.sum())
+    if n_users == 0:
+        return TopNScores(k, float("nan"), float("nan"), float("nan"), 0)
+    hits, n_relevant = hits[evaluated], n_relevant[evaluated]
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    n_hits = hits.sum(axis=1)
+    dcg = (hits * discounts[: hits.shape[1]]).sum(axis=1)
+    ideal = np.cumsum(discounts)[np.minimum(n_relevant, k) - 1]
+    return TopNScores(
+        k=k,
+        precision=float(np.mean(n_hits / k)),
+        recall=float(np.mean(n_hits / n_relevant)),
+        ndcg=float(np.mean(dcg / ideal)),
+        n_users=n_users,
+    )
+
+
+def _hits(
+    ranking: np.ndarray | Sequence[Sequence[int]], relevant: Sequence[object], k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(users x k hit matrix, number of relevant items per user) for :func:`top_n_scores`."""
+    _check_k(k)
+    top = _padded(ranking, k)
+    relevant_sets = [np.unique(np.asarray(list(r), dtype=np.int64)) for r in relevant]
+    if len(relevant_sets) != len(top):
+        raise ConfigError(f"{len(top)} rankings but {len(relevant_sets)} relevant-item sets")
+    n_relevant = np.array([len(r) for r in relevant_sets], dtype=np.int64)
+    rows = np.repeat(np.arange(len(top)), n_relevant)
+    relevant_pairs = _pair_keys(rows, np.concatenate([np.zeros(0, np.int64), *relevant_sets]))
+    ranked_pairs = _pair_keys(np.repeat(np.arange(len(top)), k), top.ravel())
+    hits = np.isin(ranked_pairs, relevant_pairs) & (top.ravel() >= 0)
+    return hits.reshape(len(top), k), n_relevant
+
+
+def _padded(ranking: np.ndarray | Sequence[Sequence[int]], k: int) -> np.ndarray:
+    """The first k entries of each ranking as a users x k int64 array padded with -1."""
+    if isinstance(ranking, np.ndarray) and ranking.ndim == 2:
+        top = ranking[:, :k].astype(np.int64)
+    else:
+        rows = [np.asarray(r, dtype=np.int64)[:k] for r in ranking]
+        top = np.full((len(rows), k), -1, dtype=np.int64)
+        for row, items in enumerate(rows):
+            top[row, : len(items)] = items
+    if top.shape[1] < k:
+        top = np.pad(top, ((0, 0), (0, k - top.shape[1])), constant_values=-1)
+    return top
+
+
+def _pair_keys(rows: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """One int64 key per (row, item) pair; items are shifted so that -1 stays distinct."""
+    return rows.astype(np.int64) * (2**32) + (items.astype(np.int64) + 1)
+
+
+def _check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ConfigError(f"k must be an integer >= 1; got {k!r}")
+
+
+def default_relevance_threshold(scale: RatingScale) -> float:
+    """80% of the scale's top: 4 on 1..5, 8 on 1..10."""
+    return RELEVANCE_SHARE * scale.high
+
+
+# -- splits ---------------------------------------------------------------------------------------
+
+
+def kfold_assignments(n_records: int, folds: int = 5, seed: int = 0) -> np.ndarray:
+    """A random fold number (0..folds-1) per record; fold sizes differ by at most one.
+
+    Uses ``np.random.default_rng(seed)``: the same seed gives the same folds.
+    """
+    _check_folds(folds)
+    if isinstance(n_records, bool) or not isinstance(n_records, int | np.integer):
+        raise ConfigError(f"n_records must be an integer; got {n_records!r}")
+    if n_records < folds:
+        raise DataError(f"{n_records} records cannot be split into {folds} folds")
+    order = np.random.default_rng(seed).permutation(n_records)
+    assignments = np.empty(n_records, dtype=np.int64)
+    assignments[order] = np.arange(n_records) % folds
+    return assignments
+
+
+def load_split_file(path: str | Path, n_records: int, folds: int) -> np.ndarray:
+    """Fold numbers from a ``.npy`` file: one integer in 0..folds-1 per input record.
+
+    The file holds one fold number per record of the ratings file, in file order. It is
+    read with ``allow_pickle=False``. Raises `DataError`, naming the file, when it is missing
+    or unreadable, not a 1-D integer array, of the wrong length, holds a fold number outside
+    0..folds-1, or leaves a fold without records.
+    """
+    _check_folds(folds)
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such split file")
+    array = _load_integer_array(path)
+    if len(array) != n_records:
+        raise DataError(
+            f"{path}: {len(array):,} fold numbers for {n_records:,} records; the split file "
+            "needs one fold number per record of the ratings file, in file order"
+        )
+    outside = (array < 0) | (array >= folds)
+    if outside.any():
+        at = int(np.flatnonzero(outside)[0])
+        raise DataError(
+            f"{path}: record {at} has fold number {int(array[at])}; fold numbers must be in "
+            f"0..{folds - 1} for {folds} folds"
+        )
+    empty = np.flatnonzero(np.bincount(array, minlength=folds) == 0)
+    if len(empty):
+        raise DataError(f"{path}: fold {int(empty[0])} has no record ({folds} folds expected)")
+    return array.astype(np.int64)
+
+
+def _load_integer_array(path: Path) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except ValueError as error:
+        if "pickle" in str(error).lower():
+            raise DataError(
+                f"{path}: holds an object array, which is not loaded (allow_pickle=False); "
+                "save the fold numbers as an integer array"
+            ) from error
+        raise DataError(f"{path}: not a readable .npy array ({error})") from error
+    except OSError as error:
+        raise DataError(f"{path}: not a readable .npy array ({error})") from error
+    if not isinstance(array, np.ndarray):
+        if hasattr(array, "close"):
+            array.close()
+        raise DataError(f"{path}: expected a single .npy array, not an .npz archive")
+    if array.ndim != 1:
+        raise DataError(f"{path}: expected a 1-D array of fold numbers, got shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.integer):
+        raise DataError(
+            f"{path}: fold numbers must be integers, got dtype {array.dtype}; save with "
+            "np.save(path, folds.astype(np.int64))"
+        )
+    return array
+
+
+def assignments_for_kept_records(file_assignments: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Fold numbers of the records a reader kept, from one fold number per file record.
+
+    ``kept`` holds, for each record of the `Ratings` (in order), its position among the file's
+    records (or is a boolean mask over the file's records). Needed when the reader dropped
+    bad records or duplicates, so that `Ratings` records are no longer the file's records.
+    """
+    file_assignments = np.asarray(file_assignments)
+    kept = np.asarray(kept)
+    if kept.dtype == bool:
+        if len(kept) != len(file_assignments):
+            raise DataError(
+                f"the kept-records mask has {len(kept):,} entries for "
+                f"{len(file_assignments):,} fold numbers"
+            )
+        return file_assignments[kept]
+    if len(kept) and (kept.min() < 0 or kept.max() >= len(file_assignments)):
+        raise DataError(
+            f"kept record positions must be in 0..{len(file_assignments) - 1}; "
+            f"got {int(kept.min())}..{int(kept.max())}"
+        )
+    return file_assignments[kept]
+
+
+def _check_folds(folds: int) -> None:
+    if isinstance(folds, bool) or not isinstance(folds, int | np.integer) or folds < 2:
+        raise ConfigError(f"folds must be an integer >= 2; got {folds!r}")
+
+
+# -- cross-validation -----------------------------------------------------------------------------
+
+
+@dataclass
+class CrossValidationResult:
+    """Per-fold scores of each model, their summary, and the protocol that produced them.
+
+    ``folds`` has one row per (fold, model) with rmse, mae, fallback_share, fit_seconds,
+    predict_seconds (the held-out ratings), rank_seconds (top-N ranking), the top-N metrics
+    ``precision_at_{n}``, ``recall_at_{n}``, ``ndcg_at_{n}``, and the counts n_train, n_test,
+    n_ranked_users. :meth:`summary` averages them over folds.
+    """
+
+    folds: pd.DataFrame
+    n_folds: int
+    seed: int | None
+    top_n: int
+    relevance_threshold: float
+    assignment_source: str
+
+    @property
+    def metric_columns(self) -> tuple[str, ...]:
+        """Columns averaged by :meth:`summary`, in table order."""
+        n = self.top_n
+        top = (f"precision_at_{n}", f"recall_at_{n}", f"ndcg_at_{n}")
+        return _ERROR_COLUMNS + top + _TIME_COLUMNS
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Per model: the mean of every metric over folds and ``<metric>_std`` (ddof=1).
+
+        Folds whose top-N metrics are NaN (no user with a relevant held-out item) are left
+        out of those metrics' mean and std.
+        """
+        out: dict[str, dict[str, float]] = {}
+        for model, rows in self.folds.groupby("model", sort=False):
+            scores: dict[str, float] = {}
+            for column in self.metric_columns:
+                values = rows[column].to_numpy(dtype=np.float64)
+                values = values[~np.isnan(values)]  # a fold without ranked users has NaN top-N
+                scores[column] = float(np.mean(values)) if len(values) else float("nan")
+                scores[f"{column}_std"] = _std(values)
+            scores["n_ranked_users"] = float(rows["n_ranked_users"].mean())
+            out[str(model)] = scores
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """The summary as a DataFrame: one row per model, mean and std columns."""
+        frame = pd.DataFrame.from_dict(self.summary(), orient="index")
+        frame.index.name = "model"
+        return frame
+
+    @property
+    def protocol(self) -> str:
+        """One sentence naming how the numbers were obtained."""
+        how = f"{self.n_folds}-fold cross-validation over ratings, "
+        how += f"seed {self.seed}" if self.assignment_source == "random" else "given folds"
+        return (
+            f"{how}; every model fitted on the training folds only. Top-{self.top_n}: every item "
+            "a user did not rate in training is ranked by predicted rating (ties: the earlier "
+            "item first); a held-out rating "
+            f">= {self.relevance_threshold:g} is relevant; users without a relevant held-out "
+            "item are left out. Standard deviations are over folds (ddof=1)."
+        )
+
+    def to_markdown(self, digits: int = 4) -> str:
+        """A Markdown table of mean ± std per model, preceded by the protocol."""
+        summary = self.summary()
+        header = ["model", *self.metric_columns]
+        lines = [
+            f"Protocol: {self.protocol}",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+        ]
+        for model, scores in summary.items():
+            cells = [
+                f"{scores[c]:.{digits}f} ± {scores[c + '_std']:.{digits}f}"
+                for c in self.metric_columns
+            ]
+            lines.append("| " + " | ".join([model, *cells]) + " |")
+        return "\n".join(lines) + "\n"
+
+
+def _std(values: np.ndarray) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
+def cross_validate(
+    ratings: Ratings,
+    models: Mapping[str, Callable[[], Recommender]],
+    folds: int = 5,
+    seed: int = 0,
+    assignments: np.ndarray | None = None,
+    top_n: int = 10,
+    relevance_threshold: float | None = None,
+    progress: bool = False,
+) -> CrossValidationResult:
+    """K-fold cross-validation of several models on the same folds (see the module docstring).
+
+    Args:
+        ratings: all ratings; records are assigned to folds.
+        models: name -> factory returning a new, unfitted model (called once per fold).
+        folds: number of folds.
+        seed: seed of the random fold assignment (ignored when ``assignments`` is given).
+        assignments: a fold number per record of ``ratings`` (e.g. from
+            :func:`load_split_file`); default: :func:`kfold_assignments`.
+        top_n: cut-off of the ranking metrics.
+        relevance_threshold: held-out ratings at or above it are relevant; default 80% of
+            the scale's top (:func:`default_relevance_threshold`).
+        progress: show a tqdm progress bar over folds x models.
+    """
+    if not models:
+        raise ConfigError("no models to evaluate")
+    _check_k(top_n)
+    fold_of, source = _fold_assignments(ratings, folds, seed, assignments)
+    if relevance_threshold is None:
+        relevance_threshold = default_relevance_threshold(ratings.scale)
+    bar = _progress_bar(folds * len(models), progress)
+    rows = []
+    try:
+        for fold in range(folds):
+            test_mask = fold_of == fold
+            train, test = ratings.take(~test_mask), ratings.take(test_mask)
+            for name, factory in models.items():
+                bar.set_description(f"fold {fold + 1}/{folds} {name}")
+                row = _evaluate_fold(factory, train, test, top_n, relevance_threshold)
+                rows.append({"fold": fold, "model": name, **row})
+                logger.info(
+                    "cross_validate: fold %d %s rmse %.4f mae %.4f fit %.2f s",
+                    fold,
+                    name,
+                    row["rmse"],
+                    row["mae"],
+                    row["fit_seconds"],
+                )
+                bar.update(1)
+    finally:
+        bar.close()
+    return CrossValidationResult(
+        folds=pd.DataFrame(rows),
+        n_folds=folds,
+        seed=seed if assignments is None else None,
+        top_n=top_n,
+        relevance_threshold=float(relevance_threshold),
+        assignment_source=source,
+    )
+
+
+def _fold_assignments(
+    ratings: Ratings, folds: int, seed: int, assignments: np.ndarray | None
+) -> tuple[np.ndarray, str]:
+    """The fold of every record and where it came from ("random" or "given assignments")."""
+    _check_folds(folds)
+    if assignments is None:
+        return kfold_assignments(len(ratings), folds, seed), "random"
+    assignments = np.asarray(assignments)
+    if assignments.ndim != 1:
+        raise DataError(f"fold numbers must be a 1-D array, got shape {assignments.shape}")
+    if len(assignments) != len(ratings):
+        raise DataError(
+            f"{len(assignments):,} fold numbers for {len(ratings):,} ratings"
+            + _dropped_note(ratings)
+        )
+    if not np.issubdtype(assignments.dtype, np.integer):
+        raise DataError(f"fold numbers must be integers, got dtype {assignments.dtype}")
+    outside = (assignments < 0) | (assignments >= folds)
+    if outside.any() or (np.bincount(assignments, minlength=folds) == 0).any():
+        raise DataError(f"fold numbers must cover 0..{folds - 1}, each with at least one record")
+    return assignments.astype(np.int64), "given assignments"
+
+
+def _dropped_note(ratings: Ratings) -> str:
+    """Why a per-file-record assignment may not match the ratings, when the reader said so."""
+    source = ratings.source
+    if source is None or not (source.bad_records or source.duplicates):
+        return ""
+    return (
+        f"; reading {source.path} dropped {source.bad_records:,} bad records and "
+        f"{source.duplicates:,} duplicates, so give one fold number per kept record "
+        "(see assignments_for_kept_records)"
+    )
+
+
+def _progress_bar(total: int, enabled: bool):
+    """A tqdm bar when enabled, else a stand-in with the same methods."""
+    if enabled:
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, unit="fit")
+    return _NoProgress()
+
+
+class _NoProgress:
+    def set_description(self, text: str) -> None:
+        pass
+
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _evaluate_fold(
+    factory: Callable[[], Recommender],
+    train: Ratings,
+    test: Ratings,
+    top_n: int,
+    relevance_threshold: float,
+) -> dict[str, float]:
+    """Fit a fresh model on ``train``; score its predictions and rankings on ``test``."""
+    model = factory()
+    started = time.perf_counter()
+    model.fit(train)
+    fit_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    predictions = model.predict(test.user_labels[test.user], test.item_labels[test.item])
+    predict_seconds = time.perf_counter() - started
+
+    started = time.perf_counter()
+    ranking = evaluate_top_n(model, train, test, top_n, relevance_threshold)
+    rank_seconds = time.perf_counter() - started
+    return {
+        "rmse": rmse(test.rating, predictions.rating),
+        "mae": mae(test.rating, predictions.rating),
+        "fallback_share": predictions.fallback_share,
+        f"precision_at_{top_n}": ranking.precision,
+        f"recall_at_{top_n}": ranking.recall,
+        f"ndcg_at_{top_n}": ranking.ndcg,
+        "fit_seconds": fit_seconds,
+        "predict_seconds": predict_seconds,
+        "rank_seconds": rank_seconds,
+        "n_train": len(train),
+        "n_test": len(test),
+        "n_ranked_users": ranking.n_users,
+    }
+
+
+def evaluate_top_n(
+    model: Recommender,
+    train: Ratings,
+    test: Ratings,
+    top_n: int = 10,
+    relevance_threshold: float | None = None,
+) -> TopNScores:
+    """Top-N scores of a model fitted on ``train``, for the users with held-out ratings.
+
+    ``train`` and ``test`` share vocabularies (as ``ratings.take`` gives them). Each user
+    with a relevant held-out rating who is known to the model gets every training item they
+    did not rate in training ranked by predicted rating (ties: smaller item code first).
+    Relevant are the held-out ratings >= ``relevance_threshold`` (default: 80% of the
+    scale's top), including items the model never saw and so cannot recommend. Users the
+    model does not know cannot be ranked and are left out.
+    """
+    _check_k(top_n)
+    if relevance_threshold is None:
+        relevance_threshold = default_relevance_threshold(train.scale)
+    user_map = model.user_codes(train.user_labels)
+    item_map = model.item_codes(train.item_labels)
+    relevant = test.take(test.rating >= relevance_threshold)
+    users = np.unique(relevant.user)
+    users = users[user_map[users] >= 0]
+    relevant_matrix = _relevant_items(relevant, users)
+    rated = _binary_matrix(
+        user_map[train.user], item_map[train.item], (len(model.user_index_), len(model.item_index_))
+    )
+    ranked = _top_items(model, user_map[users], rated, top_n)
+    hits = _ranked_hits(ranked, relevant_matrix, _inverse_item_map(item_map, model))
+    return scores_from_hits(hits, np.diff(relevant_matrix.indptr), top_n)
+
+
+def _relevant_items(relevant: Ratings, users: np.ndarray) -> sp.csr_matrix:
+    """0/1 matrix: row j holds the relevant items (shared codes) of ``users[j]``."""
+    row_of = np.full(relevant.n_users, -1, dtype=np.int64)
+    row_of[users] = np.arange(len(users))
+    rows = row_of[relevant.user]
+    keep = rows >= 0
+    return _binary_matrix(rows[keep], relevant.item[keep], (len(users), relevant.n_items))
+
+
+def _top_items(
+    model: Recommender, user_codes: np.ndarray, rated: sp.csr_matrix, top_n: int
+) -> np.ndarray:
+    """users x top_n model item codes, best first, ``rated`` items excluded, -1 padded.
+
+    Scores come from ``model.predict_codes`` for a batch of users at a time; ties go to the
+    smaller item code (a stable sort), as in `Recommender.recommend`.
+    """
+    n_items = rated.shape[1]
+    batch = max(1, _RANKING_BATCH_ELEMENTS // max(n_items, 1))
+    take = min(top_n, n_items)
+    out = np.full((len(user_codes), top_n), -1, dtype=np.int64)
+    items = np.arange(n_items)
+    for start in range(0, len(user_codes), batch):
+        users = user_codes[start : start + batch]
+        scores = model.predict_codes(np.repeat(users, n_items), np.tile(items, len(users)))
+        matrix = scores.rating.astype(np.float64).reshape(len(users), n_items)
+        excluded = rated[users].tocoo()
+        matrix[excluded.row, excluded.col] = -np.inf
+        order = np.argsort(-matrix, axis=1, kind="stable")[:, :take]
+        allowed = np.take_along_axis(matrix, order, axis=1) > -np.inf
+        out[start : start + len(users), :take] = np.where(allowed, order, -1)
+    return out
+
+
+def _inverse_item_map(item_map: np.ndarray, model: Recommender) -> np.ndarray:
+    """Model item code -> code in the shared vocabulary of train and test."""
+    inverse = np.full(len(model.item_index_), -1, dtype=np.int64)
+    known = item_map >= 0
+    inverse[item_map[known]] = np.flatnonzero(known)
+    return inverse
+
+
+def _ranked_hits(
+    ranked: np.ndarray, relevant: sp.csr_matrix, model_to_shared: np.ndarray
+) -> np.ndarray:
+    """Boolean users x top_n: is each ranked item among the user's relevant items?"""
+    shared = np.where(ranked >= 0, model_to_shared[np.maximum(ranked, 0)], -1)
+    rows = np.repeat(np.arange(len(ranked)), ranked.shape[1])
+    relevant = relevant.tocoo()
+    relevant_keys = _pair_keys(relevant.row, relevant.col)
+    hits = np.isin(_pair_keys(rows, shared.ravel()), relevant_keys) & (shared.ravel() >= 0)
+    return hits.reshape(ranked.shape)
+
+
+def _binary_matrix(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    data = np.ones(len(rows), dtype=np.int8)
+    matrix = sp.csr_matrix((data, (rows, columns)), shape=shape)
+    matrix.sum_duplicates()
+    return matrix
