@@ -17,8 +17,8 @@ from clusterrec.errors import ConfigError, DataError
 from clusterrec.evaluation import cross_validate, mae
 from clusterrec.features import RatingLookup, neighbor_ratings, rated_pairs
 from clusterrec.model import ClusterNeighborRecommender, split_users_within_clusters
-from clusterrec.networks import PRESETS, build_network
 from clusterrec.neighbors import neighbors_in_clusters
+from clusterrec.networks import PRESETS, build_network
 from clusterrec.user_split import evaluate_user_split
 
 FAST = {"n_clusters": 2, "seed": 0}
@@ -46,7 +46,7 @@ def small_model(preset: str = "default", **params) -> ClusterNeighborRecommender
     return ClusterNeighborRecommender(**{**FAST, **params}, preset=preset, config=quick)
 
 
-# -- training rows ----------------------------------------------------------------------------------
+# -- training rows --------------------------------------------------------------------------------
 
 
 def test_training_rows_match_a_naive_construction() -> None:
@@ -84,7 +84,7 @@ def test_rating_lookup_against_the_dense_matrix() -> None:
     assert np.array_equal(lookup(users, items), expected.astype(np.float32))
 
 
-# -- neighbours -------------------------------------------------------------------------------------
+# -- neighbours -----------------------------------------------------------------------------------
 
 
 def test_neighbours_stay_inside_the_cluster_and_among_candidates() -> None:
@@ -115,7 +115,7 @@ def test_no_user_is_their_own_neighbour_on_movielens(ml100k_dir: Path) -> None:
     assert (labels[idx] == labels[:, None]).all()
 
 
-# -- presets and parameters -------------------------------------------------------------------------
+# -- presets and parameters -----------------------------------------------------------------------
 
 
 def test_notebook_preset_builds_the_original_layers() -> None:
@@ -125,22 +125,29 @@ def test_notebook_preset_builds_the_original_layers() -> None:
     assert sizes == [(6, 12), (12, 24), (24, 48), (48, 1)]
     assert sum(isinstance(m, nn.ReLU) for m in network) == 3
     assert (config.l2, config.learning_rate, config.epochs, config.batch_size) == (
-        0.01, 1e-3, 64, 128
+        0.01,
+        1e-3,
+        64,
+        128,
     )
     assert (config.inputs, config.target) == ("ratings", "rating")
 
 
 @pytest.mark.parametrize(
     ("params", "message"),
-    [({"n_clusters": 0}, "n_clusters"), ({"n_clusters": 500}, "exceeds"),
-     ({"n_neighbors": 0}, "n_neighbors"), ({"preset": "huge"}, "unknown preset")],
+    [
+        ({"n_clusters": 0}, "n_clusters"),
+        ({"n_clusters": 500}, "exceeds"),
+        ({"n_neighbors": 0}, "n_neighbors"),
+        ({"preset": "huge"}, "unknown preset"),
+    ],
 )
 def test_bad_parameters_are_config_errors(params: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         ClusterNeighborRecommender(**{**FAST, **params}).fit(random_ratings())
 
 
-# -- predictions ------------------------------------------------------------------------------------
+# -- predictions ----------------------------------------------------------------------------------
 
 
 def test_fallback_is_the_bias_baseline_and_flagged() -> None:
@@ -179,7 +186,7 @@ def test_recommend_excludes_rated_items_and_ranks_by_prediction() -> None:
         model.recommend("stranger")
 
 
-# -- persistence ------------------------------------------------------------------------------------
+# -- persistence ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("preset", ["notebook", "default"])
@@ -210,7 +217,7 @@ def test_load_refuses_other_versions_and_damage(tmp_path: Path) -> None:
         ClusterNeighborRecommender.load(tmp_path / "nothing")
 
 
-# -- honest evaluation ------------------------------------------------------------------------------
+# -- honest evaluation ----------------------------------------------------------------------------
 
 
 def test_users_split_holds_out_users_inside_every_cluster() -> None:
@@ -249,9 +256,10 @@ def test_kfold_never_lets_a_planted_test_rating_into_training() -> None:
         variant.rating[planted] = value
         train = variant.take(folds != 1)
         model = small_model().fit(train)
-        user, item = variant.user_labels[variant.user[planted]], variant.item_labels[
-            variant.item[planted]
-        ]
+        user, item = (
+            variant.user_labels[variant.user[planted]],
+            variant.item_labels[variant.item[planted]],
+        )
         code = model.user_codes([user])[0]
         assert model.item_codes([item])[0] not in model._rated_items(code)
         test = variant.take(folds == 1)
