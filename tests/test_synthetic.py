@@ -178,3 +178,29 @@ def test_full_size_matches_the_original_file_before_and_after_filtering() -> Non
     kept = counts_in_range(frame, 150, 300)
     for key, target in ORIGINAL_REDUCED.items():
         assert kept[key] == pytest.approx(target, rel=0.03), key
+
+
+def test_generate_then_read_round_trip(tiny: np.ndarray, tmp_path) -> None:
+    from clusterrec.data.filtering import filter_users
+    from clusterrec.data.readers import read_ratings
+
+    path = write_dataset_npy(tmp_path / "Dataset.npy", tiny)
+    ratings = read_ratings(path)
+    reference = fields(tiny)
+    assert (len(ratings), ratings.n_users, ratings.n_items) == (
+        len(reference),
+        reference["user"].nunique(),
+        reference["movie"].nunique(),
+    )
+    frame = ratings.to_frame()
+    assert (frame["user"].astype(str).to_numpy() == reference["user"].to_numpy()).all()
+    assert (frame["rating"].to_numpy() == reference["rating"].to_numpy()).all()
+    dates = frame["time"].dt.date.to_numpy()
+    assert (dates == np.array([parse_date(d) for d in reference["date"]])).all()
+    kept, _ = filter_users(ratings, 5, 60)
+    expected = counts_in_range(reference, 5, 60)
+    assert (kept.n_users, kept.n_items, len(kept)) == (
+        expected["users"],
+        expected["movies"],
+        expected["ratings"],
+    )
