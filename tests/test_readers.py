@@ -326,3 +326,10 @@ def test_record_numbers_follow_the_file_even_after_drops(tmp_path: Path) -> None
     npy = tmp_path / "Dataset.npy"
     np.save(npy, np.array([IMDB_LINES[0], "", "x,y", IMDB_LINES[1]]))
     assert read_ratings(npy, on_bad_record="skip").record.tolist() == [0, 3]
+
+
+def test_ids_with_surrounding_spaces_are_the_same_id(tmp_path: Path) -> None:
+    text = "user,item,rating\nu1,i1,4\n u1 ,i2,3\nu2, i1,5\n"
+    ratings = read_ratings(write(tmp_path, "r.csv", text))
+    assert list(ratings.user_labels) == ["u1", "u2"] and list(ratings.item_labels) == ["i1", "i2"]
+    assert ratings.counts_per_user().tolist() == [2, 1]

@@ -220,11 +220,17 @@ def _dictionary(column: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
 
 
 def _ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Codes, labels, and which records have an empty id."""
+    """Codes, labels, and which records have an empty id.
+
+    Ids are compared without surrounding whitespace, so ``" u1"`` and ``"u1"`` are one user.
+    """
     indices, values = _dictionary(column)
     trimmed = pc.utf8_trim_whitespace(pa.array(values, type=pa.string()))
-    labels = trimmed.to_numpy(zero_copy_only=False)
-    empty = pc.fill_null(pc.equal(trimmed, ""), True).to_numpy(zero_copy_only=False)
+    merged, labels = pd.factorize(trimmed.fill_null("").to_numpy(zero_copy_only=False))
+    if len(labels) < len(values):
+        indices = merged[indices].astype(np.int32)
+    labels = np.asarray(labels, dtype=object)
+    empty = labels == ""
     return indices, labels, empty[indices] if empty.any() else np.zeros(len(indices), bool)
 
 
