@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", required=True, parser_class=Parser)
     for command in COMMANDS:
         command.add_to(commands)
+    from clusterrec.cluster_cli import add_cluster_command
+
+    add_cluster_command(commands)
     return parser
 
 
