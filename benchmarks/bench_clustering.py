@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
-from clusterrec.cluster_cli import write_evidence_csv
+from clusterrec.cli.cluster import write_evidence_csv
 from clusterrec.cluster_plots import choose_n_clusters_figure, cluster_embedding_figure, pick_panels
 from clusterrec.clustering import (
     cluster_users,

@@ -150,11 +150,12 @@ def test_no_nan_anywhere_with_isolated_and_empty_users(planted) -> None:
     assert np.isfinite(sampled.objective)
 
 
-def test_empty_cluster_takes_the_costliest_movable_user() -> None:
-    labels = np.array([0, 0, 0, 1])
-    costs = np.array([1.0, 9.0, 2.0, 50.0])  # user 3 is alone in cluster 1: not movable
+def test_empty_cluster_takes_the_costlier_half_of_the_largest_cluster() -> None:
+    labels = np.array([0, 0, 0, 0, 1])
+    costs = np.array([1.0, 9.0, 2.0, 8.0, 50.0])  # user 4 is costly but in the smaller cluster
     relabelled = _reseed_empty(labels, costs, 3)
-    np.testing.assert_array_equal(relabelled, [0, 2, 0, 1])
+    np.testing.assert_array_equal(relabelled, [0, 2, 0, 2, 1])
+    np.testing.assert_array_equal(_reseed_empty(labels, costs, 2), labels)
 
 
 def test_kmeans_refuses_jaccard_and_unknown_names() -> None:

@@ -33,8 +33,9 @@ objective (and no empty cluster, where possible) wins. Unlike plain k-means the 
 not guaranteed to fall at every step: centroid masks change as members move (the first update,
 from single seed users to centroids covering many movies, raises the Euclidean objective
 sharply), and with leave-one-out assignment a few users can cycle between two clusters. An
-empty cluster is re-seeded with the user farthest from their centroid (taken from a cluster
-that keeps at least one member).
+empty cluster is re-seeded with the costlier half of the largest cluster (not with a single
+user: a centroid covering few movies looks near to everyone under a masked metric, and on the
+seed-size data single-user re-seeds made whole runs collapse into a few clusters).
 
 **Undefined distances.** A user-centroid pair sharing fewer than ``min_overlap`` movies gets the
 metric's largest value on the data (:func:`clusterrec.distances.largest_distance`), as in
@@ -608,17 +609,23 @@ def _seed_centers(
 
 
 def _reseed_empty(labels: np.ndarray, costs: np.ndarray, n_clusters: int) -> np.ndarray:
-    """Labels where each empty cluster took the costliest user of a cluster with 2+ members."""
+    """Labels where each empty cluster took the costlier half of the largest cluster.
+
+    Not a single user: a centroid built from one user covers few movies, and under a masked
+    metric a centroid covering few movies looks near to everyone (few co-rated terms).
+    """
     sizes = np.bincount(labels, minlength=n_clusters)
     empty = np.flatnonzero(sizes == 0)
     if empty.size == 0:
         return labels
-    labels, costs = labels.copy(), costs.astype(np.float64, copy=True)
+    labels = labels.copy()
     for cluster in empty:
-        movable = sizes[labels] > 1
-        user = int(np.argmax(np.where(movable, costs, -np.inf)))
-        sizes[labels[user]] -= 1
-        labels[user], sizes[cluster], costs[user] = cluster, 1, 0.0
+        largest = int(np.argmax(sizes))
+        members = np.flatnonzero(labels == largest)
+        costliest = members[np.argsort(-costs[members], kind="stable")][: len(members) // 2]
+        labels[costliest] = cluster
+        sizes[largest] -= len(costliest)
+        sizes[cluster] = len(costliest)
     logger.debug("k-means: re-seeded %d empty clusters", empty.size)
     return labels
 
@@ -1321,7 +1328,7 @@ class KMedoids(_ClusterEstimator):
                     max_iter=self.max_iter,
                     seed=self.random_state,
                 )
-        self._store(result)
+        self._store(replace(result, metric=self.metric))
         self.medoid_indices_ = result.medoids
         return self
 
@@ -1353,6 +1360,6 @@ class AverageLinkage(_ClusterEstimator):
             else pairwise_distances(X, self.metric, memory_budget=self.memory_budget)
         )
         result = linkage_precomputed(D, self.n_clusters, linkage=self.linkage)
-        self._store(result)
+        self._store(replace(result, metric=self.metric))
         self.medoid_indices_ = result.medoids
         return self

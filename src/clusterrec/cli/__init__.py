@@ -11,12 +11,12 @@ import sys
 from collections.abc import Sequence
 
 from clusterrec import __version__
-from clusterrec.cli import describe, evaluate, generate, recommend, train
+from clusterrec.cli import cluster, describe, evaluate, generate, recommend, train
 from clusterrec.cli.common import EXIT_USAGE, Parser
 from clusterrec.errors import ClusterrecError
 
 #: The subcommands, in the order ``clusterrec --help`` lists them.
-COMMANDS = (describe, generate, train, evaluate, recommend)
+COMMANDS = (describe, generate, cluster, train, evaluate, recommend)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,9 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", required=True, parser_class=Parser)
     for command in COMMANDS:
         command.add_to(commands)
-    from clusterrec.cluster_cli import add_cluster_command
-
-    add_cluster_command(commands)
     return parser
 
 

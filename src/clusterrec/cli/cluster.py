@@ -1,8 +1,4 @@
-"""``clusterrec cluster``: cluster users for one or several L, write labels, figures, evidence.
-
-Registered in :mod:`clusterrec.cli` by :func:`add_cluster_command` (also named ``add_to``, the
-hook every module in ``clusterrec.cli.COMMANDS`` provides).
-"""
+"""``clusterrec cluster``: cluster users for one or several L, write labels, figures, evidence."""
 
 from __future__ import annotations
 
@@ -35,7 +31,7 @@ CLI_METRICS = ("euclidean", "cosine", "jaccard", "euclidean_rms")
 EMBEDDING_PANELS = 4
 
 
-def add_cluster_command(commands: argparse._SubParsersAction) -> None:
+def add_to(commands: argparse._SubParsersAction) -> None:
     """Add the ``cluster`` subcommand to the CLI's subparsers."""
     parser = commands.add_parser(
         "cluster",
@@ -75,7 +71,6 @@ def add_cluster_command(commands: argparse._SubParsersAction) -> None:
 
 
 #: The hook name the modules of ``clusterrec.cli.COMMANDS`` provide.
-add_to = add_cluster_command
 
 
 def run_cluster(args: argparse.Namespace) -> int:
