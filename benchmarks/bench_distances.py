@@ -1,6 +1,6 @@
 """User-user distances: accuracy, speed against R @ R.T and the notebook, top-k at scale, defaults.
 
-    .venv/bin/python benchmarks/bench_distances.py [--repeats 5] [--skip-20k]
+    .venv/bin/python benchmarks/bench_distances.py [--repeats 9] [--skip-20k] [--only SECTION]
 
 Measures, in one run on this machine (2 shared cores: every time is a median of repeats):
 
@@ -9,9 +9,10 @@ Measures, in one run on this machine (2 shared cores: every time is a median of 
    arbitrary float ratings; every metric; with and without ``min_overlap`` and shrinkage).
 2. **Seed size** (``generate_dataset("seed", 0)``, users with 150..300 ratings: about 1,079
    users x 68K movies, 225K ratings): the three matrices in one ``pairwise_distances`` call
-   against one scipy ``R @ R.T`` on the same matrix (target: < 4x), and against the notebook's
-   approach, a Python double loop over dense 68K-long rows (``mask = (a > 0) & (b > 0)`` ...),
-   timed on a subsample of users and scaled by n² (the number of pairs it visits).
+   against one scipy ``R @ R.T`` on the same matrix (target: < 4x; the two take turns, so
+   they share the machine's noise), and against the notebook's approach, a Python double
+   loop over dense 68K-long rows (``mask = (a > 0) & (b > 0)`` ...), timed on a subsample of
+   users and scaled by n² (the number of pairs it visits).
 3. **Few co-rated movies** (how the defaults were chosen): 20,000 generated users (Zipf-like
    popularity over 68,084 movies, 150..300 ratings each, ratings 1..10 with mean ~7); for the
    first 2,000 users (a random sample: users are generated independently) their k = 6 nearest
@@ -155,8 +156,10 @@ def _random_ratings(rng: np.random.Generator, kind: str) -> sp.csr_matrix:
 
 def seed_speed(R: sp.csr_matrix, repeats: int, loop_users: int = 40) -> dict:
     """The three matrices in one call against R @ R.T and against the notebook's loops."""
-    product = _median_seconds(lambda: R @ R.T, repeats)
-    three = _median_seconds(lambda: D.pairwise_distances(R, THREE), repeats)
+    medians = _interleaved_medians(
+        {"product": lambda: R @ R.T, "three": lambda: D.pairwise_distances(R, THREE)}, repeats
+    )
+    product, three = medians["product"], medians["three"]
     n = R.shape[0]
     rng = np.random.default_rng(0)
     sample = np.sort(rng.choice(n, size=min(loop_users, n), replace=False))
@@ -195,6 +198,17 @@ def _notebook_loops(rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def _interleaved_medians(runs: dict, repeats: int) -> dict[str, float]:
+    """Median seconds of each run, the runs taking turns so that they share the noise."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            started = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - started)
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
 def _median_seconds(run, repeats: int) -> float:
     times = []
     for _ in range(repeats):
@@ -226,10 +240,11 @@ def few_overlap(n_users: int = 20_000, n_queries: int = 2_000) -> dict:
             rows = np.arange(stop - start)
             for (metric, mo, beta), policy in policies.items():
                 weight = D._evidence_weight(sums.overlap, policy)
-                block = D._distances_from_sums(sums, metric, policy, weight)
-                block = block.astype(np.float32)
-                block[rows, rows + start] = np.inf
-                idx, dist = D._smallest(block, K)
+                keys = D._candidate_keys(D._distances_from_sums(sums, metric, policy, weight), 0)
+                keys[rows, rows + start] = D._NO_CANDIDATE
+                nearest = D._Nearest(stop - start, K)
+                nearest.offer(slice(None), keys)
+                idx, dist = nearest.result()
                 overlap = np.take_along_axis(sums.overlap, idx, axis=1)
                 found[(metric, mo, beta)].append((idx, dist, overlap, start))
     rows_out = []
@@ -394,7 +409,7 @@ def render(results: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--skip-20k", action="store_true", help="top-k only for 1k and 5k")
     parser.add_argument("--only", choices=("accuracy", "seed", "few", "topk"), default=None)
     parser.add_argument("--topk-child", type=int, default=None, help=argparse.SUPPRESS)

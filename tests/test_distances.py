@@ -25,6 +25,7 @@ from clusterrec.distances import (
 from clusterrec.errors import ConfigError, DataError, MemoryBudgetError
 
 TOLERANCE = 1e-5
+THREE_METRICS = ("euclidean", "cosine", "jaccard")
 PLAIN = {"min_overlap": 1, "shrinkage": 0.0}
 """No protection against few co-rated items: the formulas of DESIGN.md as they are."""
 
@@ -320,9 +321,6 @@ def test_memory_budget_refuses_with_the_size_and_the_alternative():
     with pytest.raises(MemoryBudgetError, match="memory budget"):
         co_rated_counts(R, memory_budget=one - 1)
     assert nearest_neighbors(R, "cosine", 2)[0].shape == (300, 2)
-
-
-THREE_METRICS = ("euclidean", "cosine", "jaccard")
 
 
 def test_default_budget_refuses_a_large_matrix_before_any_work():

@@ -13,13 +13,13 @@ Nothing loops over pairs. With ``S = R∘R`` and ``M`` the mask, every quantity 
 product: ``dot = R·Rᵀ``, the co-rated counts ``C = M·Mᵀ``, ``A = S·Mᵀ`` (the sum of u's
 squares over the items v rated; A and C come from one complex product), and then
 ``euclidean² = A + Aᵀ − 2·dot``, ``cosine = 1 − dot / sqrt(A ∘ Aᵀ)`` and
-``jaccard = 1 − C / (n_u + n_v − C)``. The products are
-taken in row blocks (float64 arithmetic, float32 results): for the dense matrix only the blocks
-on and right of the diagonal, mirrored; for the k nearest users each block against all users,
-so memory stays at one block and never reaches n x n. Popular items (rated by more than a
-fifth of the users) go through a dense BLAS product, the long tail through sparse products,
-and items rated by a single user are left out (no pair shares them): the result is the same,
-only faster.
+``jaccard = 1 − C / (n_u + n_v − C)``. The products are taken in row blocks (float64
+arithmetic, float32 results), only for the blocks on and right of the diagonal: the dense
+matrix mirrors them, the k-nearest search offers each pair to both of its users and keeps
+k per user, so its memory stays at one block and never reaches n x n. Popular items (rated
+by more than a fifth of the users) go through a dense BLAS product, the long tail through
+sparse products, and items rated by a single user are left out (no pair shares them): the
+result is the same, only faster.
 
 **Pairs without evidence.** A pair with no co-rated item has no Euclidean or cosine
 distance. Such a pair gets the value chosen by ``undefined``: ``"max"`` (default), the largest
@@ -36,10 +36,12 @@ measurement on 20,000 generated users (heavy-tailed popularity over 68,084 movie
 ratings each; ``benchmarks/bench_distances.py``, ``docs/distances.md``): without protection
 50 % (cosine) and 29 % (Euclidean) of users had all 6 nearest neighbours at distance 0, found
 among users sharing 3 movies with them on average; with ``beta = 2`` no user had, neighbours
-share 17..24 movies, and Euclidean neighbours rate most like the user. A ``min_overlap`` alone
-needed 10 co-rated movies to do as much and found worse neighbours. Jaccard needs neither: it
-is itself a measure of overlap, and a pair with nothing in common already gets its largest
-value, 1; it is undefined only for two users who both have no rating.
+share 17..24 movies, and the (RMS) Euclidean neighbours rate most like the user of all
+candidates tried. A ``min_overlap`` alone needed 10 co-rated movies to do as much and found
+neighbours who rate less like the user. ``shrinkage=0, min_overlap=1`` gives the formulas as
+the assignment states them. Jaccard needs neither: it is itself a measure of overlap, and a
+pair with nothing in common already gets its largest value, 1; it is undefined only for two
+users who both have no rating.
 
 A user with no rating is allowed: every Euclidean and cosine distance to them is undefined.
 The diagonal is always 0 and the matrices are exactly symmetric.
@@ -83,8 +85,8 @@ DEFAULT_MIN_OVERLAP = 1
 #: beta of the shrinkage toward the undefined value (0 switches shrinkage off). Chosen by
 #: measurement (docs/distances.md): on 20,000 generated users, without it 50 % (cosine) and
 #: 29 % (Euclidean) of users had all 6 nearest neighbours at distance 0, sharing 3 movies on
-#: average; with beta = 2 none had, neighbours share 17..24 movies, and the Euclidean
-#: neighbours' rating biases are closest to the user's (as close as with beta = 1..5).
+#: average; with beta = 2 none had, neighbours share 17..24 movies, and their rating biases
+#: are the closest to the user's of all candidates for euclidean_rms, second for euclidean.
 DEFAULT_SHRINKAGE = 2.0
 #: Largest dense result :func:`pairwise_distances` builds, in bytes (4·n² per matrix).
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3
@@ -250,7 +252,10 @@ def _is_sequence(metric: object) -> bool:
 
 
 def _check_metrics(metric: str | Sequence[str]) -> tuple[str, ...]:
-    names = (metric,) if isinstance(metric, str) else tuple(metric)
+    try:
+        names = (metric,) if isinstance(metric, str) else tuple(metric)
+    except TypeError:
+        names = (metric,)
     unknown = [name for name in names if name not in METRICS]
     if not names or unknown:
         raise ConfigError(
@@ -382,10 +387,6 @@ def _largest_values(
 
 
 # -- operands and products ------------------------------------------------------------------------
-
-
-#: The three operands: R, its 0/1 mask M and its squares S = R∘R.
-_PARTS = ("values", "mask", "squares")
 
 
 @dataclass(frozen=True)
@@ -687,37 +688,63 @@ def _group_members(groups: Sequence[int] | np.ndarray | None, n: int) -> Iterato
 def _group_neighbors(
     group: _Operands, policy: _Policy, metric: str, k: int, block_size: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k inside one group, with indices local to the group."""
+    """Top-k inside one group, with indices local to the group.
+
+    Like :func:`pairwise_distances`, only the blocks on and right of the diagonal are
+    computed: each block offers its pairs to the rows of the block and, mirrored, to the rows
+    below it, so every pair is computed once and offered to both of its users.
+    """
     n = len(group.n_rated)
-    indices = np.full((n, k), -1, dtype=np.int64)
-    distances = np.full((n, k), np.inf, dtype=np.float32)
-    n_candidates = min(k, n - 1)
-    if n_candidates < 1:
+    nearest = _Nearest(n, k)
+    if n < 2:
+        return nearest.result()
+    for start, stop in _blocks(n, n, block_size, symmetric=True):
+        right = group.rows(start, n).as_columns()
+        tile = _block_distances(group.rows(start, stop), right, policy)[metric]
+        keys = _candidate_keys(tile, first_column=start)
+        own = np.arange(stop - start)
+        keys[own, own] = _NO_CANDIDATE  # a user is never their own neighbour
+        nearest.offer(slice(start, stop), keys)
+        nearest.offer(slice(stop, n), _candidate_keys(tile[:, stop - start :].T, start))
+    return nearest.result()
+
+
+#: Key of an empty slot: after every candidate (distance +inf, index 2**32 - 1).
+_NO_CANDIDATE = np.uint64(0x7F800000_FFFFFFFF)
+_INDEX_BITS = np.uint64(32)
+_INDEX_MASK = np.uint64(0xFFFFFFFF)
+
+
+def _candidate_keys(distances: np.ndarray, first_column: int) -> np.ndarray:
+    """One uint64 per candidate that sorts by (distance, index): ties go to the smaller index.
+
+    The float32 distance (>= 0, so its bit pattern orders like the number) fills the high
+    32 bits, the column index ``first_column + j`` the low 32 bits.
+    """
+    distances = distances.astype(np.float32) + np.float32(0)  # -0.0 becomes +0.0
+    keys = distances.view(np.uint32).astype(np.uint64) << _INDEX_BITS
+    keys |= np.arange(first_column, first_column + distances.shape[1], dtype=np.uint64)
+    return keys
+
+
+class _Nearest:
+    """The k smallest candidate keys seen so far for each of n rows."""
+
+    def __init__(self, n: int, k: int) -> None:
+        self.keys = np.full((n, k), _NO_CANDIDATE, dtype=np.uint64)
+
+    def offer(self, rows: slice, keys: np.ndarray) -> None:
+        """Merge new candidates (one row of keys per row in ``rows``) into the k kept."""
+        if keys.size == 0:
+            return
+        k = self.keys.shape[1]
+        merged = np.concatenate([self.keys[rows], keys], axis=1)
+        self.keys[rows] = np.partition(merged, k - 1, axis=1)[:, :k]
+
+    def result(self) -> tuple[np.ndarray, np.ndarray]:
+        """int64 indices (-1 for an empty slot) and float32 distances (+inf), nearest first."""
+        keys = np.sort(self.keys, axis=1)
+        distances = (keys >> _INDEX_BITS).astype(np.uint32).view(np.float32)
+        indices = (keys & _INDEX_MASK).astype(np.int64)
+        indices[keys == _NO_CANDIDATE] = -1
         return indices, distances
-    columns = group.as_columns()
-    for start, stop in _blocks(n, n, block_size):
-        block = _block_distances(group.rows(start, stop), columns, policy)[metric]
-        block = block.astype(np.float32)
-        rows = np.arange(stop - start)
-        block[rows, rows + start] = np.inf
-        chosen, chosen_dist = _smallest(block, n_candidates)
-        indices[start:stop, :n_candidates] = chosen
-        distances[start:stop, :n_candidates] = chosen_dist
-    return indices, distances
-
-
-def _smallest(block: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The k smallest entries of each row, sorted by (distance, column): ties to smaller index."""
-    kth = np.partition(block, k - 1, axis=1)[:, k - 1 : k]
-    chosen = block < kth
-    tied = block == kth
-    missing = k - chosen.sum(axis=1)
-    excess = np.flatnonzero(tied.sum(axis=1) > missing)
-    if excess.size:
-        rank = np.cumsum(tied[excess], axis=1)
-        tied[excess] &= rank <= missing[excess, None]
-    chosen |= tied
-    columns = np.nonzero(chosen)[1].reshape(len(block), k)
-    values = np.take_along_axis(block, columns, axis=1)
-    order = np.argsort(values, axis=1, kind="stable")
-    return np.take_along_axis(columns, order, axis=1), np.take_along_axis(values, order, axis=1)
