@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from clusterrec.cli.common import add_data_options, load_data, print_json, set_command
-from clusterrec.networks import PRESETS
+from clusterrec.presets import PRESETS
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
