@@ -106,7 +106,7 @@ class ClusterNeighborRecommender(Recommender):
     # -- fitting ----------------------------------------------------------------------------------
 
     def _fit(self, ratings: Ratings) -> None:
-        self._fit_users(ratings, np.ones(ratings.n_users, dtype=bool))
+        self._fit_users(ratings, test_share=0.0)
 
     def fit_user_split(self, ratings: Ratings, test_share: float = 0.2) -> np.ndarray:
         """The assignment's protocol: cluster all users, then in each cluster hold out
@@ -117,33 +117,35 @@ class ClusterNeighborRecommender(Recommender):
         rated *sets* do take part in the Jaccard clustering and in finding their own
         neighbours, as in the assignment. Returns the held-out mask over ``self.user_index_``.
         """
+        if not 0 < test_share < 1:
+            raise ConfigError(f"test_share must be between 0 and 1, not {test_share!r}")
         ratings = ratings.compact()
         self._remember_vocabulary(ratings)
-        R = ratings.matrix()
-        labels = jaccard_clusters(R, self.n_clusters, seed=self._seeds()[0])
-        held_out = split_users_within_clusters(labels, test_share, seed=self._seeds()[3])
-        self._fit_users(ratings, ~held_out, labels=labels)
-        self.held_out_users_ = held_out
-        return held_out
+        self._fit_users(ratings, test_share)
+        return self.held_out_users_
 
     def _seeds(self) -> list[int]:
         """Seeds of clustering, validation split, networks and the user split, from ``seed``."""
         return [int(s) for s in np.random.SeedSequence(self.seed).generate_state(4)]
 
-    def _fit_users(
-        self, ratings: Ratings, training_users: np.ndarray, labels: np.ndarray | None = None
-    ) -> None:
+    def _fit_users(self, ratings: Ratings, test_share: float) -> None:
+        """Cluster, hold out ``test_share`` of each cluster's users (none when 0), then fit
+        the baseline, the neighbours and the networks on the other users."""
         config = self._config()
         k = config.n_neighbors
         self._check_params(ratings.n_users, k)
-        clustering_seed, split_seed, network_seed, _ = self._seeds()
+        clustering_seed, split_seed, network_seed, user_split_seed = self._seeds()
         started = time.perf_counter()
         R = ratings.matrix()
         self.config_ = config
+        self.labels_ = jaccard_clusters(R, self.n_clusters, seed=clustering_seed)
+        if test_share > 0:
+            held_out = split_users_within_clusters(self.labels_, test_share, seed=user_split_seed)
+        else:
+            held_out = np.zeros(ratings.n_users, dtype=bool)
+        self.held_out_users_ = held_out
+        training_users = ~held_out
         self.training_users_ = training_users
-        if labels is None:
-            labels = jaccard_clusters(R, self.n_clusters, seed=clustering_seed)
-        self.labels_ = labels
         self.neighbors_, self.neighbor_distances_ = neighbors_in_clusters(
             R, self.labels_, k, candidates=training_users
         )
@@ -389,6 +391,7 @@ class ClusterNeighborRecommender(Recommender):
         self.neighbors_ = arrays["neighbors"]
         self.neighbor_distances_ = arrays["neighbor_distances"]
         self.training_users_ = arrays["training_users"]
+        self.held_out_users_ = ~self.training_users_
         self.user_means_ = arrays["user_means"]
         self._set_matrix(
             sp.csr_matrix(
