@@ -11,12 +11,12 @@ import sys
 from collections.abc import Sequence
 
 from clusterrec import __version__
-from clusterrec.cli import cluster, describe, evaluate, generate, recommend, train
+from clusterrec.cli import cluster, describe, evaluate, generate, recommend, run, train
 from clusterrec.cli.common import EXIT_USAGE, Parser
 from clusterrec.errors import ClusterrecError
 
 #: The subcommands, in the order ``clusterrec --help`` lists them.
-COMMANDS = (describe, generate, cluster, train, evaluate, recommend)
+COMMANDS = (describe, generate, cluster, train, evaluate, recommend, run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

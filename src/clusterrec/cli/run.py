@@ -1,0 +1,179 @@
+"""``clusterrec run``: the whole method from a ratings file to report.html, with one progress
+display and a stage cache."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from clusterrec.cli.common import print_json, set_command
+from clusterrec.pipeline import Progress, StageRecord
+
+
+def add_to(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "run",
+        help="the whole method, data to report: distances, clusterings, networks, evaluation",
+        description="Describe DATA, compute the three distances, cluster with each metric for a "
+        "range of L, cluster with Jaccard, train the per-cluster networks (users protocol), "
+        "compare with the baselines by k-fold cross-validation and recommend for sample users. "
+        "Writes report.html, figures/, results/, model/, config.toml and manifest.json to "
+        "--out. Finished stages are reused from a cache when nothing they depend on changed.",
+    )
+    parser.add_argument(
+        "data",
+        nargs="?",
+        metavar="DATA",
+        help="ratings file; default: generated data in the assignment's Dataset.npy format",
+    )
+    parser.add_argument("--config", metavar="RUN.TOML", help="the run's parameters (TOML)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one parameter, e.g. --set model.preset=notebook (repeatable)",
+    )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the effective configuration (the defaults without --config) as TOML",
+    )
+    parser.add_argument(
+        "--out", metavar="DIR", help="run directory (default: runs/<data name>-<date-time>)"
+    )
+    parser.add_argument(
+        "--items", metavar="ITEMS_FILE", help="items table with titles for the recommendations"
+    )
+    parser.add_argument(
+        "--cache-dir", metavar="DIR", help="stage cache (default: ~/.cache/clusterrec/stages)"
+    )
+    parser.add_argument(
+        "--no-cache", action="store_true", help="compute every stage again (the cache is updated)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress display")
+    parser.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    set_command(parser, run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from clusterrec.config import load_config
+    from clusterrec.pipeline import run_pipeline
+
+    config = load_config(args.config, args.set)
+    if args.print_config:
+        sys.stdout.write(config.to_toml())
+        return 0
+    out = Path(args.out) if args.out else default_out(args.data)
+    if args.data is None:
+        print(
+            f"clusterrec: no DATA given; using generated data ({config.data.generated_size} "
+            f"size, seed {config.seed}) in the assignment's format",
+            file=sys.stderr,
+        )
+    progress = make_progress(enabled=not args.no_progress)
+    try:
+        result = run_pipeline(
+            config,
+            args.data,
+            out,
+            items=args.items,
+            cache_dir=args.cache_dir,
+            reuse=not args.no_cache,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+    for note in result.manifest["input"].get("notes", []):
+        print(f"clusterrec: note: {note}", file=sys.stderr)
+    if args.json:
+        print_json(result.manifest)
+    else:
+        print(format_summary(result.records, result.out, result.report, result.manifest))
+    return 0
+
+
+def default_out(data: str | None) -> Path:
+    """``runs/<data file stem or 'generated'>-<YYYYmmdd-HHMMSS>``."""
+    name = Path(data).stem if data else "generated"
+    return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def format_summary(records: list[StageRecord], out: Path, report: Path, manifest: dict) -> str:
+    """The lines printed after a run: each stage, reused or computed, and where things are."""
+    reused = [r.name for r in records if r.cached]
+    lines = [f"{'stage':<24} {'':<9} {'seconds':>8} {'peak MiB':>9}"]
+    for record in records:
+        how = "reused" if record.cached else "computed"
+        lines.append(
+            f"{record.name:<24} {how:<9} {record.seconds:>8.1f} {record.peak_rss_mib:>9.0f}"
+        )
+    lines.append("")
+    if reused:
+        lines.append(
+            f"reused {len(reused)} of {len(records)} stages from the cache "
+            f"({manifest['cache']['folder']}): {', '.join(reused)}"
+        )
+    else:
+        lines.append(f"computed every stage (cache: {manifest['cache']['folder']})")
+    lines.append(f"total {manifest['seconds']:.1f} s; report: {report}")
+    lines.append(f"run directory: {out} (figures/, results/, model/, manifest.json)")
+    return "\n".join(lines)
+
+
+class _BarProgress(Progress):
+    """One progress display for the whole run: a tqdm bar over stages on a terminal, else a
+    line per finished stage on stderr."""
+
+    def __init__(self) -> None:
+        self.bar = None
+        self.total = 0
+        self.done = 0
+        self.interactive = sys.stderr.isatty()
+
+    def start(self, stage: str, index: int, total: int) -> None:
+        super().start(stage, index, total)
+        self.total = total
+        if self.interactive and self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(
+                total=total,
+                file=sys.stderr,
+                leave=True,
+                bar_format="{desc:<21} {n_fmt:>2}/{total_fmt} |{bar:24}| {elapsed}{postfix}",
+            )
+        if self.bar is not None:
+            self.bar.set_description(stage)
+            self.bar.set_postfix_str("")
+
+    def step(self, text: str) -> None:
+        super().step(text)
+        if self.bar is not None:
+            self.bar.set_postfix_str(text)
+
+    def finish(self, record: StageRecord) -> None:
+        super().finish(record)
+        how = "reused from the cache" if record.cached else f"computed in {record.seconds:.1f} s"
+        if self.bar is not None:
+            self.bar.set_postfix_str(how)
+            self.bar.update(1)
+        else:
+            self.done += 1
+            print(f"clusterrec: [{self.done}/{self.total}] {record.name}: {how}", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _QuietProgress(Progress):
+    def close(self) -> None:
+        pass
+
+
+def make_progress(enabled: bool) -> Progress:
+    """The CLI's progress display, or one that only logs."""
+    return _BarProgress() if enabled else _QuietProgress()

@@ -1,0 +1,324 @@
+"""clusterrec run: configuration, stage cache, run directory, manifest and reuse of stages.
+
+One tiny generated data set (200 users, ~4,100 ratings) runs end to end once per session; the
+stage cache lives in the session's temporary folder, which tests/test_report.py shares.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clusterrec import config as run_config
+from clusterrec.cli import main
+from clusterrec.config import RunConfig, config_from_mapping, default_toml, load_config, parse_toml
+from clusterrec.errors import ConfigError
+from clusterrec.pipeline import (
+    ClusteringResult,
+    PeakMemory,
+    RunResult,
+    StageCache,
+    activity_by_cluster,
+    file_sha256,
+    load_ratings,
+    run_pipeline,
+    save_ratings,
+    stage_key,
+)
+
+#: A run small enough for tests: tiny generated data, L 2..3, 2 folds, 2 models.
+TINY = {
+    "data": {"generated_size": "tiny", "min_ratings": 5, "max_ratings": 60},
+    "clustering": {"min_clusters": 2, "max_clusters": 3, "n_init": 1, "panels": 2},
+    "model": {"n_clusters": 2},
+    "evaluation": {"folds": 2, "models": ["clusterrec", "bias"], "rank_users": 5},
+    "recommendations": {"users": 2, "n": 3},
+}
+COMPUTING_STAGES = (
+    "data",
+    "distances-euclidean",
+    "distances-cosine",
+    "distances-jaccard",
+    "clustering-euclidean",
+    "clustering-cosine",
+    "clustering-jaccard",
+    "evidence",
+    "networks",
+    "kfold",
+    "recommendations",
+)
+
+
+def tiny_config(**changes: dict) -> RunConfig:
+    """TINY with some sections' keys replaced."""
+    table = {name: dict(values) for name, values in TINY.items()}
+    for section, values in changes.items():
+        table.setdefault(section, {}).update(values)
+    return config_from_mapping(table)
+
+
+def shared_folders(factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(stage cache, cache home for the generated data), shared by every test module."""
+    base = factory.getbasetemp()
+    return base / "clusterrec-stage-cache", base / "clusterrec-home"
+
+
+def tiny_run(factory: pytest.TempPathFactory, out: Path, **kwargs: object) -> RunResult:
+    """run_pipeline on TINY with the session's shared stage cache and generated-data home."""
+    cache, home = shared_folders(factory)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(home))
+        config = kwargs.pop("config", None) or tiny_config()
+        return run_pipeline(config, kwargs.pop("data", None), out, cache_dir=cache, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory: pytest.TempPathFactory) -> RunResult:
+    return tiny_run(tmp_path_factory, tmp_path_factory.mktemp("runs") / "first")
+
+
+def stage_states(result: RunResult) -> dict[str, bool]:
+    return {record.name: record.cached for record in result.records}
+
+
+# -- configuration ---------------------------------------------------------------------------------
+
+
+def test_default_config_round_trips_through_toml() -> None:
+    assert parse_toml(default_toml()) == RunConfig()
+    assert load_config(None) == RunConfig()
+    assert RunConfig().as_dict()["clustering"]["metrics"] == ["euclidean", "cosine"]
+
+
+def test_unknown_key_names_the_key_and_the_section(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text("seed = 1\n[model]\npreset = 'notebook'\ncolour = 3\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'colour' in section \[model\]") as error:
+        load_config(path)
+    assert str(path) in str(error.value) and "n_clusters" in str(error.value)
+    with pytest.raises(ConfigError, match=r"unknown section 'modle'"):
+        parse_toml("[modle]\nn_clusters = 3\n")
+    with pytest.raises(ConfigError, match=r"unknown top-level key 'sed'"):
+        parse_toml("sed = 3\n")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[model]\nn_clusters = 'five'", r"\[model\] n_clusters must be an integer"),
+        ("[model]\nn_clusters = true", r"\[model\] n_clusters must be an integer"),
+        ("[data]\nmax_ratings = 'all'", r'must be an integer or "none"'),
+        ("[data]\nmin_ratings = 400", r"max_ratings \(300\) must be >= min_ratings"),
+        ("[clustering]\nmetrics = ['jaccard']", r"jaccard is clustered in its own step"),
+        ("[clustering]\nmin_clusters = 5\nmax_clusters = 3", r"max_clusters must be >= 5"),
+        ("[evaluation]\nmodels = ['svd']", r"'svd' is not accepted; accepted: clusterrec"),
+        ("[model]\ntest_share = 1.0", r"test_share must be between 0 and 1"),
+        ("[model]\npreset = 'big'", r"\[model\] preset: 'big' is not accepted"),
+        ("seed = -1", r"seed must be >= 0"),
+        ("[model", r"not valid TOML"),
+    ],
+)
+def test_bad_values_are_config_errors(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_toml(text)
+
+
+def test_none_words_and_overrides() -> None:
+    config = parse_toml('[data]\nmax_ratings = "none"\n[model]\nn_neighbors = 6\n')
+    assert config.data.max_ratings is None and config.model.n_neighbors == 6
+    assert 'max_ratings = "none"' in config.to_toml()
+    overridden = load_config(None, ["model.preset=notebook", "seed=3", "evaluation.folds=3"])
+    assert (overridden.model.preset, overridden.seed, overridden.evaluation.folds) == (
+        "notebook",
+        3,
+        3,
+    )
+    with pytest.raises(ConfigError, match="--set 'preset' not understood"):
+        load_config(None, ["preset"])
+
+
+def test_config_names_mirror_the_library() -> None:
+    from clusterrec.clustering import KMEANS_METRICS
+    from clusterrec.presets import PRESETS
+
+    assert set(run_config.PRESET_NAMES) == set(PRESETS)
+    assert set(run_config.KMEANS_METRICS) == set(KMEANS_METRICS)
+
+
+def test_cli_print_config_prints_the_defaults(capsys: pytest.CaptureFixture) -> None:
+    assert main(["run", "--print-config"]) == 0
+    out = capsys.readouterr().out
+    assert parse_toml(out) == RunConfig()
+    assert "[model]" in out and 'preset = "default"' in out
+
+
+def test_cli_bad_config_is_one_line_and_status_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text("[clustering]\nmax_clusterz = 4\n")
+    assert main(["run", "--config", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "unknown key 'max_clusterz' in section [clustering]" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+# -- cache and measurement ------------------------------------------------------------------------
+
+
+def test_stage_key_depends_on_name_and_params_only() -> None:
+    key = stage_key("networks", {"a": 1, "b": [1, 2]})
+    assert key == stage_key("networks", {"b": [1, 2], "a": 1})
+    assert key != stage_key("networks", {"a": 2, "b": [1, 2]})
+    assert key != stage_key("kfold", {"a": 1, "b": [1, 2]})
+
+
+def test_a_failed_stage_leaves_nothing_behind(tmp_path: Path) -> None:
+    cache = StageCache(tmp_path)
+
+    def fail(folder: Path) -> None:
+        (folder / "half.json").write_text("{")
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        cache.build("data", "k" * 64, {}, fail)
+    assert list(tmp_path.iterdir()) == []
+    assert cache.lookup("data", "k" * 64) is None
+    folder, _ = cache.build("data", "k" * 64, {}, lambda f: (f / "x.json").write_text("{}"))
+    assert cache.lookup("data", "k" * 64) == folder
+
+
+def test_peak_memory_is_per_block() -> None:
+    with PeakMemory() as baseline:
+        pass
+    with PeakMemory() as block:
+        array = np.ones(32 * 1024**2 // 8 * 8)  # 256 MiB
+        array.sum()
+        del array
+    assert block.peak_mib >= baseline.peak_mib + 200
+
+
+def test_ratings_round_trip_through_npz(tmp_path: Path) -> None:
+    from clusterrec.data.ratings import Ratings
+
+    ratings = Ratings.from_records(["a", "a", "b"], ["x", "y", "x"], [3, 5, 1], [10, 20, 30])
+    loaded = load_ratings(save_ratings(tmp_path / "r.npz", ratings))
+    assert list(loaded.user_labels) == ["a", "b"] and list(loaded.item_labels) == ["x", "y"]
+    np.testing.assert_array_equal(loaded.rating, ratings.rating)
+    np.testing.assert_array_equal(loaded.time, ratings.time)
+    assert loaded.scale == ratings.scale
+
+
+def test_eta_squared_is_one_when_clusters_are_activity(tmp_path: Path) -> None:
+    from clusterrec.data.ratings import Ratings
+
+    users = ["a", "b", "c", "c", "c", "d", "d", "d"]
+    items = ["1", "1", "1", "2", "3", "1", "2", "3"]
+    ratings = Ratings.from_records(users, items, [5] * 8)
+    by_activity = ClusteringResult("x", {}, {2: np.array([0, 0, 1, 1])}, tmp_path)
+    across = ClusteringResult("y", {}, {2: np.array([0, 1, 0, 1])}, tmp_path)
+    frame = activity_by_cluster(ratings, {"x": by_activity, "y": across})
+    assert frame["eta_squared"].tolist() == pytest.approx([1.0, 0.0])
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+
+def test_first_run_computes_every_stage_and_writes_the_run_directory(first: RunResult) -> None:
+    states = stage_states(first)
+    assert list(states) == [*COMPUTING_STAGES, "report"]
+    out = first.out
+    for name in ("report.html", "manifest.json", "config.toml", "model/model.json"):
+        assert (out / name).is_file(), name
+    figures = {p.name for p in (out / "figures").glob("*.png")}
+    assert {"ratings_per_user.png", "rating_span_days.png", "learning_curves.png"} <= figures
+    assert {f"clusters_2d_{m}.png" for m in ("euclidean", "cosine", "jaccard")} <= figures
+    results = {p.name for p in (out / "results").glob("*.csv")}
+    assert {"users_protocol.csv", "kfold_summary.csv", "evidence.csv", "stages.csv"} <= results
+    protocol = pd.read_csv(out / "results" / "users_protocol.csv")
+    assert protocol["cluster"].astype(str).tolist() == ["0", "1", "all"]
+    assert (protocol["test_mae"] > 0).all()
+    assert parse_toml((out / "config.toml").read_text()) == tiny_config()
+
+
+def test_manifest_records_input_config_versions_and_costs(first: RunResult) -> None:
+    manifest = json.loads((first.out / "manifest.json").read_text())
+    source = manifest["input"]
+    assert source["sha256"] == file_sha256(Path(source["path"]))
+    assert source["generated"] == {"size": "tiny", "seed": 0}
+    assert source["after_filter"]["users"] < source["before_filter"]["users"]
+    assert manifest["seed"] == 0 and manifest["config"] == tiny_config().as_dict()
+    assert manifest["packages"]["numpy"] == np.__version__
+    names = [stage["name"] for stage in manifest["stages"]]
+    assert names == [*COMPUTING_STAGES, "report"]
+    for stage in manifest["stages"]:
+        assert stage["seconds"] >= 0 and stage["peak_rss_mib"] > 0
+    assert manifest["seconds"] > 0
+
+
+def test_saved_model_loads_and_recommends(first: RunResult) -> None:
+    from clusterrec.model import ClusterNeighborRecommender
+
+    model = ClusterNeighborRecommender.load(first.out / "model")
+    recommendations = pd.read_csv(first.out / "results" / "recommendations.csv", dtype=str)
+    user = recommendations["user"].iloc[0]
+    table = model.recommend(user, n=3)
+    assert table["item"].tolist() == recommendations[recommendations.user == user]["item"].tolist()
+
+
+def test_second_run_reuses_every_stage(first: RunResult, tmp_path_factory) -> None:
+    second = tiny_run(tmp_path_factory, tmp_path_factory.mktemp("runs") / "second")
+    states = stage_states(second)
+    assert all(states[name] for name in COMPUTING_STAGES)
+    for name in ("users_protocol.csv", "kfold_folds.csv", "labels_jaccard.csv"):
+        a = (first.out / "results" / name).read_text()
+        assert a == (second.out / "results" / name).read_text(), name
+    assert second.manifest["stages_reused"] == len(COMPUTING_STAGES)
+
+
+def test_changing_the_preset_recomputes_only_what_depends_on_it(
+    first: RunResult, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    config = tiny_config(model={"preset": "notebook"})
+    changed = tiny_run(
+        tmp_path_factory, tmp_path_factory.mktemp("runs") / "notebook", config=config
+    )
+    states = stage_states(changed)
+    reused = {name for name in COMPUTING_STAGES if states[name]}
+    assert reused == {
+        "data",
+        "distances-euclidean",
+        "distances-cosine",
+        "distances-jaccard",
+        "clustering-euclidean",
+        "clustering-cosine",
+        "clustering-jaccard",
+        "evidence",
+    }
+    meta = json.loads((changed.out / "manifest.json").read_text())
+    assert meta["config"]["model"]["preset"] == "notebook"
+
+
+def test_same_file_elsewhere_is_reused_and_titles_are_shown(
+    first: RunResult, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    copy = shutil.copyfile(first.manifest["input"]["path"], tmp_path / "Dataset.npy")
+    recommended = pd.read_csv(first.out / "results" / "recommendations.csv", dtype=str)
+    items = tmp_path / "items.tsv"
+    items.write_text(
+        "item_id\ttitle\n"
+        + "".join(f"{item}\tMovie {item}\n" for item in recommended["item"].unique())
+    )
+    again = tiny_run(tmp_path_factory, tmp_path / "out", data=copy, items=items)
+    states = stage_states(again)
+    assert states["data"] and states["clustering-jaccard"] and states["networks"]
+    assert not states["evidence"]  # a named file has no planted groups to compare with
+    shown = pd.read_csv(tmp_path / "out" / "results" / "recommendations.csv", dtype=str)
+    assert (shown["title"] == "Movie " + shown["item"]).all()
+    assert "Titles come from the items table" in (tmp_path / "out" / "report.html").read_text()
