@@ -599,7 +599,10 @@ def jaccard_weaknesses(
     R = ratings.matrix()
     subset = R if users is None else R[users]
     counts = co_rated_counts(subset, memory_budget=None)
-    rms = pairwise_distances(subset, "euclidean_rms", min_overlap=1, memory_budget=None)
+    # the plain root mean square difference over co-rated movies: no shrinkage
+    rms = pairwise_distances(
+        subset, "euclidean_rms", min_overlap=1, shrinkage=0.0, memory_budget=None
+    )
     upper = np.triu(counts >= min_pairs_overlap, 1)
     return {
         "pairs": int(upper.sum()),
