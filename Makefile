@@ -1,0 +1,38 @@
+# Benchmarks (not run in CI). Each writes benchmarks/results/<name>.md and .json and prints its
+# table; run them one at a time on a quiet machine. `make bench` runs the three side-by-side
+# benchmarks in turn (about 17 minutes on this project's 2-core machine: 4.6, 2.0, 9.5).
+
+PYTHON ?= .venv/bin/python
+
+.PHONY: bench bench-accuracy bench-speed bench-scaling \
+	bench-read bench-distances bench-clustering bench-tune bench-all
+
+bench: bench-accuracy bench-speed bench-scaling
+
+# clusterrec next to scikit-surprise on MovieLens-100K, the same 5 folds; creates
+# benchmarks/data/venv-surprise (pip install scikit-surprise pandas) on first use.
+bench-accuracy:
+	$(PYTHON) benchmarks/accuracy_ml100k.py
+
+# Each stage of the method against the notebook's approach, seed-size generated data.
+bench-speed:
+	$(PYTHON) benchmarks/speed_vs_notebook.py
+
+# Time and memory with 1k, 5k, 20k users; the full-size generated set.
+bench-scaling:
+	$(PYTHON) benchmarks/scaling.py
+
+bench-read:
+	$(PYTHON) benchmarks/bench_read.py
+
+bench-distances:
+	$(PYTHON) benchmarks/bench_distances.py
+
+bench-clustering:
+	$(PYTHON) benchmarks/bench_clustering.py
+
+bench-tune:
+	$(PYTHON) benchmarks/tune_default_preset.py
+
+# Every benchmark, one after the other (over an hour).
+bench-all: bench bench-read bench-distances bench-clustering bench-tune
