@@ -75,13 +75,13 @@ import scipy.sparse as sp
 from scipy.linalg import eigh
 from sklearn.base import BaseEstimator, ClusterMixin
 
-from clusterrec.data.ratings import Ratings
 from clusterrec.distances import (
     CO_RATED_METRICS,
     DEFAULT_MEMORY_BUDGET,
     DEFAULT_MIN_OVERLAP,
     DEFAULT_SHRINKAGE,
     METRICS,
+    as_rating_matrix,
     co_rated_counts,
     dense_bytes,
     largest_distance,
@@ -268,22 +268,7 @@ class _Centers:
 
 def _as_csr(R: RatingsLike) -> sp.csr_matrix:
     """R as float64 CSR with sorted indices and no stored zeros (0 means "not rated")."""
-    if isinstance(R, Ratings):
-        R = R.matrix()
-    if isinstance(R, np.ndarray) and R.ndim == 2:
-        R = sp.csr_matrix(R)
-    if not sp.issparse(R) or R.ndim != 2:
-        raise ConfigError(
-            "R must be a users x items scipy sparse matrix, a 2-D numpy array or a Ratings; "
-            f"got {type(R).__name__}"
-        )
-    matrix = sp.csr_matrix(R, dtype=np.float64, copy=True)
-    matrix.sum_duplicates()
-    matrix.eliminate_zeros()
-    matrix.sort_indices()
-    if not np.isfinite(matrix.data).all():
-        raise DataError("R holds NaN or infinite ratings; ratings must be finite numbers")
-    return matrix
+    return as_rating_matrix(R)[0]
 
 
 def _check_count(value: object, name: str, low: int = 1) -> int:

@@ -129,7 +129,7 @@ def pairwise_distances(
     See the module docstring for ``min_overlap``, ``shrinkage`` and ``undefined``.
     """
     metrics = _check_metrics(metric)
-    matrix, spread = _as_matrix(R)
+    matrix, spread = as_rating_matrix(R)
     n = matrix.shape[0]
     _check_budget(n, len(metrics), memory_budget, what=f"{len(metrics)} distance matrices")
     policy = _Policy.build(matrix, spread, metrics, min_overlap, shrinkage, undefined)
@@ -162,7 +162,7 @@ def co_rated_counts(
     The diagonal holds each user's number of ratings. Refused beyond ``memory_budget`` bytes
     (4·n²) like :func:`pairwise_distances`.
     """
-    matrix, _ = _as_matrix(R)
+    matrix, _ = as_rating_matrix(R)
     n = matrix.shape[0]
     _check_budget(n, 1, memory_budget, what="the co-rated counts matrix")
     operands = _Operands.build(matrix, with_values=False)
@@ -197,7 +197,7 @@ def nearest_neighbors(
     """
     (name,) = _check_metrics(metric)
     k = _check_positive_int(k, "k")
-    matrix, spread = _as_matrix(R)
+    matrix, spread = as_rating_matrix(R)
     n = matrix.shape[0]
     policy = _Policy.build(matrix, spread, (name,), min_overlap, shrinkage, undefined)
     operands = _Operands.build(matrix, with_values=_needs_values((name,)))
@@ -235,7 +235,7 @@ def largest_distance(R: RatingsLike, metric: str) -> float:
     A spread of 0 (every rating equal) counts as 1, so an undefined pair is never at 0.
     """
     (name,) = _check_metrics(metric)
-    matrix, spread = _as_matrix(R)
+    matrix, spread = as_rating_matrix(R)
     return _largest_values(matrix, spread, (name,))[name]
 
 
@@ -295,7 +295,7 @@ def _size(n_bytes: int) -> str:
     return f"{n_bytes} bytes"
 
 
-def _as_matrix(R: RatingsLike) -> tuple[sp.csr_matrix, float | None]:
+def as_rating_matrix(R: RatingsLike) -> tuple[sp.csr_matrix, float | None]:
     """R as float64 CSR with sorted indices and no stored zeros, and the scale's spread."""
     spread = None
     if isinstance(R, Ratings):

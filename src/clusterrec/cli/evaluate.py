@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from clusterrec.cli.common import add_data_options, load_data, print_json, set_command
-from clusterrec.cli.train import add_model_options
+from clusterrec.cli.train import add_model_options, model_from_args
 from clusterrec.errors import ConfigError
 
 MODEL_NAMES = ("clusterrec", "notebook", "bias", "mean", "userknn")
@@ -126,18 +126,10 @@ def _kept_positions(ratings: object, kept: object) -> object:
 
 def _run_users(args: argparse.Namespace, ratings: object) -> int:
     from clusterrec.data.filtering import filter_users
-    from clusterrec.model import ClusterNeighborRecommender
     from clusterrec.user_split import evaluate_user_split
 
     kept, _ = filter_users(ratings, args.min_ratings, args.max_ratings)
-    model = ClusterNeighborRecommender(
-        n_clusters=args.clusters,
-        n_neighbors=args.neighbors,
-        preset=args.preset,
-        seed=args.seed,
-        show_progress=not args.no_progress,
-    )
-    result = evaluate_user_split(model, kept, args.test_share)
+    result = evaluate_user_split(model_from_args(args), kept, args.test_share)
     if args.json:
         print_json(result.as_dict())
     else:

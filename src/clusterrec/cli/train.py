@@ -51,19 +51,25 @@ def add_to(commands: argparse._SubParsersAction) -> None:
     set_command(parser, run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from clusterrec.data.filtering import filter_users
+def model_from_args(args: argparse.Namespace) -> object:
+    """The recommender the model options describe (unfitted)."""
     from clusterrec.model import ClusterNeighborRecommender
-    from clusterrec.user_split import evaluate_user_split
 
-    ratings, _ = filter_users(load_data(args), args.min_ratings, args.max_ratings)
-    model = ClusterNeighborRecommender(
+    return ClusterNeighborRecommender(
         n_clusters=args.clusters,
         n_neighbors=args.neighbors,
         preset=args.preset,
         seed=args.seed,
         show_progress=not args.no_progress,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    from clusterrec.data.filtering import filter_users
+    from clusterrec.user_split import evaluate_user_split
+
+    ratings, _ = filter_users(load_data(args), args.min_ratings, args.max_ratings)
+    model = model_from_args(args)
     if args.test_share > 0:
         result = evaluate_user_split(model, ratings, args.test_share)
         payload = result.as_dict()

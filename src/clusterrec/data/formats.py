@@ -41,52 +41,46 @@ class FormatSpec:
     quoting: bool = True
 
 
+#: Four positional fields and no header or quoting: the IMDB records and MovieLens 100K/1M.
+_POSITIONAL = {
+    "header": False,
+    "columns": ("user", "item", "rating", "time"),
+    "n_fields": 4,
+    "quoting": False,
+}
+#: The assignment's IMDB records: dates like ``16 January 2005``, ratings 1..10.
+_IMDB = {"time_kind": "date", "date_format": IMDB_DATE_FORMAT, "scale": RatingScale(1, 10, 1)}
+
 FORMATS: dict[str, FormatSpec] = {
     spec.name: spec
     for spec in (
         FormatSpec(
             "imdb-npy",
             "the assignment's Dataset.npy: NumPy array of 'user,item,rating,date' strings",
-            header=False,
-            columns=("user", "item", "rating", "time"),
-            n_fields=4,
-            time_kind="date",
-            date_format=IMDB_DATE_FORMAT,
-            scale=RatingScale(1, 10, 1),
-            quoting=False,
+            **_POSITIONAL,
+            **_IMDB,
         ),
         FormatSpec(
             "imdb-csv",
             "the assignment's records as text, one 'user,item,rating,date' per line",
-            header=False,
-            columns=("user", "item", "rating", "time"),
-            n_fields=4,
-            time_kind="date",
-            date_format=IMDB_DATE_FORMAT,
-            scale=RatingScale(1, 10, 1),
-            quoting=False,
+            **_POSITIONAL,
+            **_IMDB,
         ),
         FormatSpec(
             "ml-100k",
             "MovieLens 100K u.data: user TAB item TAB rating TAB unix seconds, no header",
             delimiter="\t",
-            header=False,
-            columns=("user", "item", "rating", "time"),
-            n_fields=4,
             time_kind="unix",
             scale=RatingScale(1, 5, 1),
-            quoting=False,
+            **_POSITIONAL,
         ),
         FormatSpec(
             "ml-1m",
             "MovieLens 1M/10M ratings.dat: user::item::rating::unix seconds, no header",
             delimiter="::",
-            header=False,
-            columns=("user", "item", "rating", "time"),
-            n_fields=4,
             time_kind="unix",
             scale=None,
-            quoting=False,
+            **_POSITIONAL,
         ),
         FormatSpec(
             "ml-latest",
