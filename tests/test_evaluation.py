@@ -183,6 +183,19 @@ def test_cross_validate_reports_every_fold_and_a_summary(small_ratings):
     assert again.folds[columns].equals(result.folds[columns])  # deterministic
 
 
+def test_cross_validate_can_rank_a_sample_of_users_and_says_so(small_ratings):
+    steps = []
+    full = cross_validate(small_ratings, MODELS, folds=3, seed=1)
+    sample = cross_validate(
+        small_ratings, MODELS, folds=3, seed=1, rank_users=4, on_step=steps.append
+    )
+    assert (sample.folds["n_ranked_users"] <= 4).all()
+    assert (full.folds["n_ranked_users"] > 4).all()
+    assert sample.folds["rmse"].equals(full.folds["rmse"])  # errors still over every rating
+    assert "a seeded sample of at most 4 users per fold" in sample.protocol
+    assert steps[:2] == [f"fold 1/3: {name}" for name in list(MODELS)[:2]]
+
+
 def test_cross_validate_checks_given_assignments(small_ratings):
     n = len(small_ratings)
     with pytest.raises(DataError, match="fold numbers"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -315,6 +315,7 @@ class CrossValidationResult:
     top_n: int
     relevance_threshold: float
     assignment_source: str
+    metadata: dict = field(default_factory=dict)
 
     @property
     def metric_columns(self) -> tuple[str, ...]:
@@ -352,10 +353,12 @@ class CrossValidationResult:
         """One sentence naming how the numbers were obtained."""
         how = f"{self.n_folds}-fold cross-validation over ratings, "
         how += f"seed {self.seed}" if self.assignment_source == "random" else "given folds"
+        rank_users = self.metadata.get("rank_users", 0)
+        who = f"for a seeded sample of at most {rank_users} users per fold, " if rank_users else ""
         return (
-            f"{how}; every model fitted on the training folds only. Top-{self.top_n}: every item "
-            "a user did not rate in training is ranked by predicted rating (ties: the earlier "
-            "item first); a held-out rating "
+            f"{how}; every model fitted on the training folds only. Top-{self.top_n}: {who}"
+            "every item a user did not rate in training is ranked by predicted rating (ties: "
+            "the earlier item first); a held-out rating "
             f">= {self.relevance_threshold:g} is relevant; users without a relevant held-out "
             "item are left out. Standard deviations are over folds (ddof=1)."
         )
@@ -392,6 +395,8 @@ def cross_validate(
     top_n: int = 10,
     relevance_threshold: float | None = None,
     progress: bool = False,
+    rank_users: int = 0,
+    on_step: Callable[[str], None] | None = None,
 ) -> CrossValidationResult:
     """K-fold cross-validation of several models on the same folds (see the module docstring).
 
@@ -406,6 +411,10 @@ def cross_validate(
         relevance_threshold: held-out ratings at or above it are relevant; default 80% of
             the scale's top (:func:`default_relevance_threshold`).
         progress: show a tqdm progress bar over folds x models.
+        rank_users: rank a seeded sample of at most this many users with a relevant held-out
+            rating per fold (0: all); ranking every item costs a model's full prediction.
+        on_step: called with a short description before each (fold, model), for a caller's
+            own progress display.
     """
     if not models:
         raise ConfigError("no models to evaluate")
@@ -419,9 +428,12 @@ def cross_validate(
         for fold in range(folds):
             test_mask = fold_of == fold
             train, test = ratings.take(~test_mask), ratings.take(test_mask)
+            ranked = ranking_sample(test, relevance_threshold, rank_users, seed=[seed, fold])
             for name, factory in models.items():
                 bar.set_description(f"fold {fold + 1}/{folds} {name}")
-                row = _evaluate_fold(factory, train, test, top_n, relevance_threshold)
+                if on_step is not None:
+                    on_step(f"fold {fold + 1}/{folds}: {name}")
+                row = _evaluate_fold(factory, train, test, ranked, top_n, relevance_threshold)
                 rows.append({"fold": fold, "model": name, **row})
                 logger.info(
                     "cross_validate: fold %d %s rmse %.4f mae %.4f fit %.2f s",
@@ -441,6 +453,7 @@ def cross_validate(
         top_n=top_n,
         relevance_threshold=float(relevance_threshold),
         assignment_source=source,
+        metadata={"rank_users": rank_users},
     )
 
 
@@ -499,14 +512,27 @@ class _NoProgress:
         pass
 
 
+def ranking_sample(test: Ratings, threshold: float, size: int, *, seed: object) -> Ratings:
+    """The held-out ratings of a seeded sample of at most ``size`` users with a relevant
+    held-out rating (all of ``test`` when ``size`` is 0)."""
+    if not size:
+        return test
+    candidates = np.unique(test.user[test.rating >= threshold])
+    if len(candidates) > size:
+        candidates = np.sort(np.random.default_rng(seed).choice(candidates, size, replace=False))
+    return test.take(np.isin(test.user, candidates))
+
+
 def _evaluate_fold(
     factory: Callable[[], Recommender],
     train: Ratings,
     test: Ratings,
+    ranked: Ratings,
     top_n: int,
     relevance_threshold: float,
 ) -> dict[str, float]:
-    """Fit a fresh model on ``train``; score its predictions and rankings on ``test``."""
+    """Fit a fresh model on ``train``; score its predictions on ``test`` and its rankings
+    for the users of ``ranked``."""
     model = factory()
     started = time.perf_counter()
     model.fit(train)
@@ -517,7 +543,7 @@ def _evaluate_fold(
     predict_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    ranking = evaluate_top_n(model, train, test, top_n, relevance_threshold)
+    ranking = evaluate_top_n(model, train, ranked, top_n, relevance_threshold)
     rank_seconds = time.perf_counter() - started
     return {
         "rmse": rmse(test.rating, predictions.rating),

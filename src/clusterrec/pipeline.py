@@ -888,39 +888,21 @@ def model_factories(names: Sequence[str], config: RunConfig) -> dict[str, Callab
 
 
 def compute_kfold(folder: Path, ratings: Ratings, config: RunConfig, progress: Progress) -> None:
-    """k-fold cross-validation of the model and the baselines on the same folds.
-
-    As :func:`clusterrec.evaluation.cross_validate`, except that the top-N ranking, which
-    scores every unrated movie for a user, covers a seeded sample of ``rank_users`` users
-    with a relevant held-out rating per fold (all of them when 0).
-    """
-    from clusterrec.evaluation import (
-        CrossValidationResult,
-        default_relevance_threshold,
-        kfold_assignments,
-    )
+    """k-fold cross-validation of the model and the baselines on the same folds; the top-N
+    ranking covers a seeded sample of ``rank_users`` users per fold (all of them when 0)."""
+    from clusterrec.evaluation import cross_validate
     from clusterrec.plots import save_figure
     from clusterrec.report import kfold_figure
 
     settings = config.evaluation
-    threshold = default_relevance_threshold(ratings.scale)
-    fold_of = kfold_assignments(len(ratings), settings.folds, config.seed)
-    factories = model_factories(settings.models, config)
-    rows = []
-    for fold in range(settings.folds):
-        train, test = ratings.take(fold_of != fold), ratings.take(fold_of == fold)
-        ranked = _ranking_sample(test, threshold, settings.rank_users, [config.seed, fold])
-        for name, factory in factories.items():
-            progress.step(f"fold {fold + 1}/{settings.folds}: {name}")
-            row = _evaluate_fold(factory(), train, test, ranked, settings.top_n, threshold)
-            rows.append({"fold": fold, "model": name, **row})
-    result = CrossValidationResult(
-        folds=pd.DataFrame(rows),
-        n_folds=settings.folds,
+    result = cross_validate(
+        ratings,
+        model_factories(settings.models, config),
+        folds=settings.folds,
         seed=config.seed,
         top_n=settings.top_n,
-        relevance_threshold=float(threshold),
-        assignment_source="random",
+        rank_users=settings.rank_users,
+        on_step=progress.step,
     )
     write_csv(folder / "folds.csv", result.folds)
     summary = result.to_frame().reset_index()
@@ -936,43 +918,6 @@ def compute_kfold(folder: Path, ratings: Ratings, config: RunConfig, progress: P
         {"protocol": result.protocol, "ranking": ranking, "summary": result.summary()},
     )
     save_figure(kfold_figure(summary), folder / "kfold.png")
-
-
-def _ranking_sample(test: Ratings, threshold: float, size: int, seed: list[int]) -> Ratings:
-    """The held-out ratings of a seeded sample of users with a relevant held-out rating."""
-    candidates = np.unique(test.user[test.rating >= threshold])
-    if size and len(candidates) > size:
-        candidates = np.sort(np.random.default_rng(seed).choice(candidates, size, replace=False))
-    return test.take(np.isin(test.user, candidates))
-
-
-def _evaluate_fold(
-    model: object, train: Ratings, test: Ratings, ranked: Ratings, top_n: int, threshold: float
-) -> dict:
-    from clusterrec.evaluation import evaluate_top_n, mae, rmse
-
-    started = time.perf_counter()
-    model.fit(train)
-    fit_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    predictions = model.predict(test.user_labels[test.user], test.item_labels[test.item])
-    predict_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    scores = evaluate_top_n(model, train, ranked, top_n, threshold)
-    return {
-        "rmse": rmse(test.rating, predictions.rating),
-        "mae": mae(test.rating, predictions.rating),
-        "fallback_share": predictions.fallback_share,
-        f"precision_at_{top_n}": scores.precision,
-        f"recall_at_{top_n}": scores.recall,
-        f"ndcg_at_{top_n}": scores.ndcg,
-        "fit_seconds": fit_seconds,
-        "predict_seconds": predict_seconds,
-        "rank_seconds": time.perf_counter() - started,
-        "n_train": len(train),
-        "n_test": len(test),
-        "n_ranked_users": scores.n_users,
-    }
 
 
 @dataclass
