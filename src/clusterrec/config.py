@@ -24,6 +24,7 @@ from pathlib import Path
 from clusterrec.data.formats import FORMATS
 from clusterrec.data.synthetic import SIZES
 from clusterrec.errors import ConfigError
+from clusterrec.evaluation import MODEL_NAMES
 from clusterrec.presets import PRESETS
 
 if sys.version_info >= (3, 11):
@@ -35,8 +36,6 @@ else:  # pragma: no cover - Python 3.10
 KMEANS_METRICS = ("euclidean", "euclidean_rms", "cosine")
 #: Algorithms that cluster on a square distance matrix, for the Jaccard step.
 MATRIX_ALGORITHMS = ("kmedoids", "agglomerative")
-#: Models the k-fold comparison can include.
-MODEL_NAMES = ("clusterrec", "notebook", "bias", "mean", "userknn")
 #: Network presets.
 PRESET_NAMES = tuple(PRESETS)
 #: Sizes of the built-in generated data.

@@ -26,6 +26,9 @@ from clusterrec.errors import ConfigError, DataError
 
 logger = logging.getLogger("clusterrec")
 
+#: The models :func:`comparison_models` builds, in table order.
+MODEL_NAMES = ("clusterrec", "notebook", "bias", "mean", "userknn")
+
 #: Share of the scale's top at or above which a held-out rating counts as relevant.
 RELEVANCE_SHARE = 0.8
 #: Scores (users x items) predicted at once while ranking.
@@ -384,6 +387,38 @@ class CrossValidationResult:
 
 def _std(values: np.ndarray) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
+
+
+def comparison_models(
+    names: Sequence[str],
+    *,
+    n_clusters: int = 5,
+    n_neighbors: int | None = None,
+    preset: str = "default",
+    seed: int = 0,
+) -> dict[str, Callable[[], Recommender]]:
+    """name -> a function building a fresh, unfitted model, for the names of
+    :data:`MODEL_NAMES`: "clusterrec" (the given preset and k), "notebook" (the notebook
+    preset with its own k), and the baselines "bias", "mean", "userknn"."""
+    from clusterrec.baselines import BiasBaseline, GlobalMean, UserKNN
+    from clusterrec.model import ClusterNeighborRecommender
+
+    def network(chosen: str, k: int | None) -> Callable[[], Recommender]:
+        return lambda: ClusterNeighborRecommender(
+            n_clusters=n_clusters, n_neighbors=k, preset=chosen, seed=seed
+        )
+
+    known = {
+        "clusterrec": network(preset, n_neighbors),
+        "notebook": network("notebook", None),
+        "bias": BiasBaseline,
+        "mean": GlobalMean,
+        "userknn": UserKNN,
+    }
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise ConfigError(f"unknown models {unknown}; accepted: {', '.join(MODEL_NAMES)}")
+    return {name: known[name] for name in names}
 
 
 def cross_validate(

@@ -31,7 +31,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -864,40 +864,23 @@ def load_networks(folder: Path) -> NetworksResult:
 # -- stage: k-fold comparison with the baselines --------------------------------------------------
 
 
-def model_factories(names: Sequence[str], config: RunConfig) -> dict[str, Callable]:
-    """name -> a function building a fresh, unfitted model."""
-    from clusterrec.baselines import BiasBaseline, GlobalMean, UserKNN
-    from clusterrec.model import ClusterNeighborRecommender
-
-    def network(preset: str, n_neighbors: int | None) -> Callable:
-        return lambda: ClusterNeighborRecommender(
-            n_clusters=config.model.n_clusters,
-            n_neighbors=n_neighbors,
-            preset=preset,
-            seed=config.seed,
-        )
-
-    known = {
-        "clusterrec": network(config.model.preset, config.model.n_neighbors),
-        "notebook": network("notebook", None),
-        "bias": BiasBaseline,
-        "mean": GlobalMean,
-        "userknn": UserKNN,
-    }
-    return {name: known[name] for name in names}
-
-
 def compute_kfold(folder: Path, ratings: Ratings, config: RunConfig, progress: Progress) -> None:
     """k-fold cross-validation of the model and the baselines on the same folds; the top-N
     ranking covers a seeded sample of ``rank_users`` users per fold (all of them when 0)."""
-    from clusterrec.evaluation import cross_validate
+    from clusterrec.evaluation import comparison_models, cross_validate
     from clusterrec.plots import save_figure
     from clusterrec.report import kfold_figure
 
     settings = config.evaluation
     result = cross_validate(
         ratings,
-        model_factories(settings.models, config),
+        comparison_models(
+            settings.models,
+            n_clusters=config.model.n_clusters,
+            n_neighbors=config.model.n_neighbors,
+            preset=config.model.preset,
+            seed=config.seed,
+        ),
         folds=settings.folds,
         seed=config.seed,
         top_n=settings.top_n,

@@ -79,9 +79,10 @@ def evaluate_user_split(
         _row(frame[frame.cluster == c], sizes[sizes.cluster == c]) | {"cluster": int(c)}
         for c in range(model.n_clusters)
     ]
-    table = pd.DataFrame(rows)[["cluster", *_row(frame, sizes).keys()]]
+    overall = _row(frame, sizes)
+    table = pd.DataFrame(rows)[["cluster", *overall]]
     description = PROTOCOL_USERS.format(test_share=test_share, seed=model.seed)
-    return UserSplitResult(table, _row(frame, sizes), description)
+    return UserSplitResult(table, overall, description)
 
 
 def _row(frame: pd.DataFrame, sizes: pd.DataFrame) -> dict:

@@ -7,8 +7,7 @@ import argparse
 from clusterrec.cli.common import add_data_options, load_data, print_json, set_command
 from clusterrec.cli.train import add_model_options, model_from_args
 from clusterrec.errors import ConfigError
-
-MODEL_NAMES = ("clusterrec", "notebook", "bias", "mean", "userknn")
+from clusterrec.evaluation import MODEL_NAMES, comparison_models
 
 
 def add_to(commands: argparse._SubParsersAction) -> None:
@@ -42,37 +41,17 @@ def add_to(commands: argparse._SubParsersAction) -> None:
     set_command(parser, run)
 
 
-def model_factories(names: list[str], args: argparse.Namespace) -> dict:
-    """name -> a function building a fresh, unfitted model."""
-    from clusterrec.baselines import BiasBaseline, GlobalMean, UserKNN
-    from clusterrec.model import ClusterNeighborRecommender
-
-    def network(preset: str) -> object:
-        return lambda: ClusterNeighborRecommender(
-            n_clusters=args.clusters,
-            n_neighbors=args.neighbors if preset == args.preset else None,
-            preset=preset,
-            seed=args.seed,
-        )
-
-    known = {
-        "clusterrec": network(args.preset),
-        "notebook": network("notebook"),
-        "bias": BiasBaseline,
-        "mean": GlobalMean,
-        "userknn": UserKNN,
-    }
-    unknown = [n for n in names if n not in known]
-    if unknown or not names:
-        raise ConfigError(f"unknown models {unknown}; accepted: {', '.join(MODEL_NAMES)}")
-    return {name: known[name] for name in names}
-
-
 def run(args: argparse.Namespace) -> int:
     from clusterrec.data.filtering import filter_users
 
     names = [n.strip() for n in args.models.split(",") if n.strip()]
-    factories = model_factories(names, args)
+    factories = comparison_models(
+        names,
+        n_clusters=args.clusters,
+        n_neighbors=args.neighbors,
+        preset=args.preset,
+        seed=args.seed,
+    )
     ratings = load_data(args)
     if args.protocol == "users":
         if args.split_file:
