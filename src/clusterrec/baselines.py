@@ -21,10 +21,11 @@ import logging
 import time
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from clusterrec.base import Predictions, Recommender
-from clusterrec.data.ratings import Ratings
+from clusterrec.data.ratings import Ratings, RatingScale
 from clusterrec.distances import DEFAULT_MEMORY_BUDGET
 from clusterrec.errors import ConfigError, MemoryBudgetError
 
@@ -111,6 +112,27 @@ class BiasBaseline(_RatedItemsMixin, Recommender):
             reg_item=self.reg_item,
             n_epochs=self.n_epochs,
         )
+
+    @classmethod
+    def from_biases(
+        cls,
+        user_labels: np.ndarray,
+        item_labels: np.ndarray,
+        user_bias: np.ndarray,
+        item_bias: np.ndarray,
+        global_mean: float,
+        scale: RatingScale,
+    ) -> BiasBaseline:
+        """A fitted baseline from saved biases and id maps (for predicting, not recommending:
+        it keeps no training matrix)."""
+        baseline = cls()
+        baseline.user_index_ = pd.Index(np.asarray(user_labels).astype(object))
+        baseline.item_index_ = pd.Index(np.asarray(item_labels).astype(object))
+        baseline.scale_ = scale
+        baseline.global_mean_ = float(global_mean)
+        baseline.user_bias_ = np.asarray(user_bias, dtype=np.float64)
+        baseline.item_bias_ = np.asarray(item_bias, dtype=np.float64)
+        return baseline
 
     def biases(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """``b_u + b_i`` for pairs of training codes; an unknown code (-1) contributes 0."""

@@ -399,7 +399,14 @@ class ClusterNeighborRecommender(Recommender):
                 shape=tuple(meta["shape"]),
             )
         )
-        self.baseline_ = _restore_baseline(arrays, meta["baseline_global_mean"], self.scale_)
+        self.baseline_ = BiasBaseline.from_biases(
+            arrays["baseline_user_labels"],
+            arrays["baseline_item_labels"],
+            arrays["baseline_user_bias"],
+            arrays["baseline_item_bias"],
+            meta["baseline_global_mean"],
+            self.scale_,
+        )
         self._baseline_users = self.baseline_.user_codes(self.user_index_)
         self._baseline_items = self.baseline_.item_codes(self.item_index_)
         self.summaries_ = [ClusterSummary(**s) for s in meta["clusters"]]
@@ -419,18 +426,6 @@ def jaccard_clusters(R: sp.csr_matrix, n_clusters: int, *, seed: int) -> np.ndar
     from clusterrec.clustering import cluster_users
 
     return cluster_users(R, n_clusters, "jaccard", "kmedoids", seed=seed).labels
-
-
-def _restore_baseline(arrays: dict, global_mean: float, scale: RatingScale) -> BiasBaseline:
-    """The bias baseline as saved: its id maps, mean and biases."""
-    baseline = BiasBaseline()
-    baseline.user_index_ = pd.Index(arrays["baseline_user_labels"].astype(object))
-    baseline.item_index_ = pd.Index(arrays["baseline_item_labels"].astype(object))
-    baseline.scale_ = scale
-    baseline.global_mean_ = float(global_mean)
-    baseline.user_bias_ = arrays["baseline_user_bias"]
-    baseline.item_bias_ = arrays["baseline_item_bias"]
-    return baseline
 
 
 def split_users_within_clusters(
