@@ -5,7 +5,7 @@ Kept free of PyTorch so that the command line can list presets without importing
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from clusterrec.errors import ConfigError
 
@@ -40,7 +40,6 @@ class NetworkConfig:
     validation_share: float = 0.1
     patience: int = 4
     n_neighbors: int = 20
-    extras: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.inputs not in ("ratings", "centred"):
