@@ -48,10 +48,11 @@ from pathlib import Path
 
 import numpy as np
 
-from clusterrec.baselines import BiasBaseline, GlobalMean, UserKNN
 from clusterrec.data.readers import read_ratings
-from clusterrec.evaluation import assignments_for_kept_records, cross_validate, kfold_assignments
-from clusterrec.model import ClusterNeighborRecommender
+from clusterrec.evaluation.cross_validation import cross_validate
+from clusterrec.evaluation.splits import assignments_for_kept_records, kfold_assignments
+from clusterrec.models.baselines import BiasBaseline, GlobalMean, UserKNN
+from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"

@@ -35,21 +35,17 @@ import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
 from clusterrec.cli.cluster import write_evidence_csv
-from clusterrec.cluster_plots import choose_n_clusters_figure, cluster_embedding_figure, pick_panels
-from clusterrec.clustering import (
-    cluster_users,
-    default_algorithm,
-    embed_sweep,
-    metric_evidence,
-    silhouette,
-    sweep_distances,
-    sweep_n_clusters,
-)
+from clusterrec.clustering._common import default_algorithm
+from clusterrec.clustering.embedding import embed_sweep
+from clusterrec.clustering.entry import cluster_users
+from clusterrec.clustering.sweep import silhouette, sweep_distances, sweep_n_clusters
 from clusterrec.data.filtering import filter_users
 from clusterrec.data.readers import read_ratings
 from clusterrec.data.synthetic import generate_dataset, write_dataset_npy
-from clusterrec.distances import pairwise_distances
-from clusterrec.plots import save_figure
+from clusterrec.distances.pairwise import pairwise_distances
+from clusterrec.evaluation.evidence import metric_evidence
+from clusterrec.viz.clusters import choose_n_clusters_figure, cluster_embedding_figure, pick_panels
+from clusterrec.viz.data import save_figure
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"

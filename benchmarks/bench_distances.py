@@ -44,7 +44,9 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from clusterrec import distances as D
+from clusterrec import distances
+from clusterrec.distances import engine as D
+from clusterrec.distances import neighbors as N
 from clusterrec.data.filtering import filter_users
 from clusterrec.data.readers import read_ratings
 from clusterrec.data.synthetic import generate_records, write_dataset_npy
@@ -132,7 +134,7 @@ def accuracy(n_matrices: int = 60, seed: int = 0) -> dict:
         kind = kinds[i % 3]
         R = _random_ratings(rng, kind)
         options = ((1, 0.0), (3, 0.0), (1, 4.0), (2, 1.5))[i % 4]
-        got = D.pairwise_distances(R, D.METRICS, min_overlap=options[0], shrinkage=options[1])
+        got = distances.pairwise_distances(R, D.METRICS, min_overlap=options[0], shrinkage=options[1])
         for name in D.METRICS:
             ref = naive.pairwise_distances(R, name, min_overlap=options[0], shrinkage=options[1])
             worst[name] = max(worst[name], float(np.abs(got[name] - ref).max()))
@@ -157,7 +159,7 @@ def _random_ratings(rng: np.random.Generator, kind: str) -> sp.csr_matrix:
 def seed_speed(R: sp.csr_matrix, repeats: int, loop_users: int = 40) -> dict:
     """The three matrices in one call against R @ R.T and against the notebook's loops."""
     medians = _interleaved_medians(
-        {"product": lambda: R @ R.T, "three": lambda: D.pairwise_distances(R, THREE)}, repeats
+        {"product": lambda: R @ R.T, "three": lambda: distances.pairwise_distances(R, THREE)}, repeats
     )
     product, three = medians["product"], medians["three"]
     n = R.shape[0]
@@ -224,7 +226,7 @@ def _median_seconds(run, repeats: int) -> float:
 def few_overlap(n_users: int = 20_000, n_queries: int = 2_000) -> dict:
     """Every candidate default on the same neighbour searches (one set of sparse products)."""
     R, bias = zipf_matrix(n_users, seed=1)
-    matrix, spread = D._as_matrix(R)
+    matrix, spread = D.as_rating_matrix(R)
     operands = D._Operands.build(matrix, with_values=True)
     columns = operands.as_columns()
     policies = {
@@ -240,9 +242,9 @@ def few_overlap(n_users: int = 20_000, n_queries: int = 2_000) -> dict:
             rows = np.arange(stop - start)
             for (metric, mo, beta), policy in policies.items():
                 weight = D._evidence_weight(sums.overlap, policy)
-                keys = D._candidate_keys(D._distances_from_sums(sums, metric, policy, weight), 0)
-                keys[rows, rows + start] = D._NO_CANDIDATE
-                nearest = D._Nearest(stop - start, K)
+                keys = N._candidate_keys(D._distances_from_sums(sums, metric, policy, weight), 0)
+                keys[rows, rows + start] = N._NO_CANDIDATE
+                nearest = N._Nearest(stop - start, K)
                 nearest.offer(slice(None), keys)
                 idx, dist = nearest.result()
                 overlap = np.take_along_axis(sums.overlap, idx, axis=1)
@@ -284,7 +286,7 @@ def topk_child(n_users: int) -> dict:
     """Run in a fresh subprocess: top-k for n generated users, time and peak memory."""
     R, _ = zipf_matrix(n_users, seed=3)
     started = time.perf_counter()
-    indices, distances = D.nearest_neighbors(R, "cosine", K)
+    indices, found = distances.nearest_neighbors(R, "cosine", K)
     seconds = time.perf_counter() - started
     assert (indices != np.arange(n_users)[:, None]).all()
     return {
@@ -292,7 +294,7 @@ def topk_child(n_users: int) -> dict:
         "ratings": int(R.nnz),
         "seconds": seconds,
         "peak_rss_mib": _peak_rss_mib(),
-        "neighbours_at_zero": float((distances == 0).mean()),
+        "neighbours_at_zero": float((found == 0).mean()),
     }
 
 

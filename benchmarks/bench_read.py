@@ -42,7 +42,9 @@ def peak_gib():
             return int(line.split()[1]) / 2**20
 """
 
-CHILD_CLUSTERREC = PEAK + """
+CHILD_CLUSTERREC = (
+    PEAK
+    + """
 import sys, time, json
 t0 = time.perf_counter()
 from clusterrec.data.readers import read_ratings
@@ -57,8 +59,11 @@ print(json.dumps({"read": t2 - t1, "filter": t3 - t2, "total": t3 - t1,
                   "kept": [len(kept), kept.n_users, kept.n_items],
                   "input": [len(ratings), ratings.n_users, ratings.n_items]}))
 """
+)
 
-CHILD_NOTEBOOK = PEAK + """
+CHILD_NOTEBOOK = (
+    PEAK
+    + """
 import sys, time, json
 import numpy as np, pandas as pd
 from dateutil import parser as dateutil_parser
@@ -83,8 +88,11 @@ kept = frame[frame["user"].isin(kept_users)]
 t2 = time.perf_counter()
 print(json.dumps({"total": t2 - t1, "records": len(data), "peak_gib": peak_gib()}))
 """
+)
 
-CHILD_PYARROW = PEAK + """
+CHILD_PYARROW = (
+    PEAK
+    + """
 import sys, time, json
 import numpy as np, pyarrow as pa, pyarrow.csv as pacsv
 t1 = time.perf_counter()
@@ -96,6 +104,7 @@ table = pacsv.read_csv(pa.BufferReader(text),
 t2 = time.perf_counter()
 print(json.dumps({"total": t2 - t1, "peak_gib": peak_gib()}))
 """
+)
 
 
 def run_child(code: str, *args: str) -> dict:

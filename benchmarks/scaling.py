@@ -119,9 +119,11 @@ def reset_peak() -> float:
 
 def stage_child(stage: str, n_users: int) -> dict:
     """Run in a fresh subprocess: one stage on n generated users; seconds and memory."""
-    from clusterrec.clustering import kmedoids_precomputed, masked_kmeans
-    from clusterrec.distances import nearest_neighbors, pairwise_distances
-    from clusterrec.model import ClusterNeighborRecommender
+    from clusterrec.clustering.kmeans import masked_kmeans
+    from clusterrec.clustering.medoids import kmedoids_precomputed
+    from clusterrec.distances.neighbors import nearest_neighbors
+    from clusterrec.distances.pairwise import pairwise_distances
+    from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
 
     ratings = make_ratings(n_users)
     R = ratings.matrix()
@@ -172,7 +174,7 @@ def full_child(part: str) -> dict:
     from clusterrec.data.filtering import filter_users
     from clusterrec.data.readers import read_ratings
     from clusterrec.data.synthetic import default_dataset_path
-    from clusterrec.distances import nearest_neighbors
+    from clusterrec.distances.neighbors import nearest_neighbors
 
     path = default_dataset_path("full", 0)
     out: dict = {"part": part}

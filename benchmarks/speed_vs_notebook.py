@@ -107,10 +107,10 @@ def kept_ratings():
 
 def reference_inputs(kept) -> dict:
     """What every later stage starts from, computed by clusterrec (untimed on the notebook side)."""
-    from clusterrec.clustering import kmedoids_precomputed
-    from clusterrec.distances import pairwise_distances
-    from clusterrec.features import RatingLookup, neighbor_ratings, rated_pairs
-    from clusterrec.neighbors import neighbors_in_clusters
+    from clusterrec.clustering.medoids import kmedoids_precomputed
+    from clusterrec.distances.pairwise import pairwise_distances
+    from clusterrec.models.inputs import RatingLookup, neighbor_ratings, rated_pairs
+    from clusterrec.models.neighbors import neighbors_in_clusters
 
     R = kept.matrix()
     D = pairwise_distances(R, THREE)
@@ -146,14 +146,16 @@ def training_sets(inputs: dict) -> list[tuple[np.ndarray, np.ndarray]]:
 
 
 def clusterrec_side(args: argparse.Namespace) -> dict:
-    from clusterrec.clustering import kmedoids_precomputed, masked_kmeans
+    from clusterrec.clustering.kmeans import masked_kmeans
+    from clusterrec.clustering.medoids import kmedoids_precomputed
     from clusterrec.data.filtering import filter_users
     from clusterrec.data.readers import read_ratings
-    from clusterrec.distances import pairwise_distances
-    from clusterrec.features import RatingLookup, neighbor_ratings, rated_pairs
-    from clusterrec.model import ClusterNeighborRecommender
-    from clusterrec.neighbors import neighbors_in_clusters
-    from clusterrec.networks import PRESETS, train_network
+    from clusterrec.distances.pairwise import pairwise_distances
+    from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
+    from clusterrec.models.inputs import RatingLookup, neighbor_ratings, rated_pairs
+    from clusterrec.models.neighbors import neighbors_in_clusters
+    from clusterrec.models.networks import train_network
+    from clusterrec.models.presets import PRESETS
 
     repeats = args.repeats
     path = seed_path()
@@ -281,7 +283,8 @@ def notebook_train(X: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> floa
     from torch import nn
     from torch.utils.data import DataLoader, TensorDataset
 
-    from clusterrec.networks import PRESETS, build_network
+    from clusterrec.models.networks import build_network
+    from clusterrec.models.presets import PRESETS
 
     config = PRESETS["notebook"]
     torch.manual_seed(seed)

@@ -49,15 +49,17 @@ import pandas as pd
 import torch
 
 from clusterrec._atomic import atomic_write
-from clusterrec.base import Recommender
-from clusterrec.baselines import BiasBaseline, UserKNN
 from clusterrec.data.filtering import filter_users
 from clusterrec.data.ratings import Ratings
 from clusterrec.data.readers import read_ratings
 from clusterrec.data.synthetic import default_dataset_path
-from clusterrec.evaluation import cross_validate, kfold_assignments, mae, rmse
-from clusterrec.model import ClusterNeighborRecommender
-from clusterrec.networks import PRESETS, NetworkConfig
+from clusterrec.evaluation.cross_validation import cross_validate
+from clusterrec.evaluation.metrics import mae, rmse
+from clusterrec.evaluation.splits import kfold_assignments
+from clusterrec.models.baselines import BiasBaseline, UserKNN
+from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
+from clusterrec.models.presets import PRESETS, NetworkConfig
+from clusterrec.models.recommender import Recommender
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"

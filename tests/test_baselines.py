@@ -7,15 +7,15 @@ import math
 import numpy as np
 import pytest
 
-from clusterrec.baselines import (
+from clusterrec.data.ratings import Ratings
+from clusterrec.errors import ConfigError, MemoryBudgetError
+from clusterrec.models.baselines import (
     BiasBaseline,
     GlobalMean,
     UserKNN,
     _top_k_per_column,
     pearson_similarities,
 )
-from clusterrec.data.ratings import Ratings
-from clusterrec.errors import ConfigError, MemoryBudgetError
 
 
 def random_ratings(n_users: int, n_items: int, density: float, seed: int) -> Ratings:

@@ -14,25 +14,17 @@ from sklearn.base import clone
 from sklearn.metrics import adjusted_rand_score
 
 from clusterrec.cli import main
-from clusterrec.clustering import (
-    AverageLinkage,
-    KMedoids,
-    MaskedKMeans,
-    _reseed_empty,
-    classical_mds,
-    cluster_users,
-    distances_to_centers,
-    kmedoids_precomputed,
-    kmedoids_sampled,
-    linkage_precomputed,
-    masked_kmeans,
-    metric_evidence,
-    resolve_algorithm,
-    silhouette,
-    sweep_n_clusters,
-)
-from clusterrec.distances import DEFAULT_SHRINKAGE, pairwise_distances
+from clusterrec.clustering.centroids import distances_to_centers
+from clusterrec.clustering.embedding import classical_mds
+from clusterrec.clustering.entry import cluster_users, resolve_algorithm
+from clusterrec.clustering.kmeans import MaskedKMeans, _reseed_empty, masked_kmeans
+from clusterrec.clustering.linkage import LinkageClustering, linkage_precomputed
+from clusterrec.clustering.medoids import KMedoidsClustering, kmedoids_precomputed, kmedoids_sampled
+from clusterrec.clustering.sweep import silhouette, sweep_n_clusters
+from clusterrec.distances.engine import DEFAULT_SHRINKAGE
+from clusterrec.distances.pairwise import pairwise_distances
 from clusterrec.errors import ConfigError, MemoryBudgetError
+from clusterrec.evaluation.evidence import metric_evidence
 
 
 def planted_ratings(
@@ -125,7 +117,7 @@ def _or(value: float | None, fallback: float) -> float:
 
 def test_user_sharing_no_movie_with_any_centroid_goes_to_the_widest_centroid(planted) -> None:
     R, _ = planted
-    model = MaskedKMeans(3, "euclidean", random_state=0).fit(R)
+    model = MaskedKMeans(3, "euclidean", seed=0).fit(R)
     widest = int(np.argmax(np.diff(model.cluster_centers_.indptr)))
     stranger = sp.csr_matrix((1, R.shape[1]))  # rated nothing: no movie in common with any
     assert model.predict(stranger)[0] == widest
@@ -202,13 +194,17 @@ def test_sampled_kmedoids_assigns_everyone_to_the_nearest_medoid(planted) -> Non
     distances = distances_to_centers(R, R[result.medoids], "euclidean", shrinkage=DEFAULT_SHRINKAGE)
     np.testing.assert_array_equal(result.labels, distances.argmin(axis=1))
     assert adjusted_rand_score(truth, result.labels) >= 0.9
-    model = KMedoids(3, "euclidean", memory_budget=0, sample_size=45, random_state=2).fit(R)
+    model = KMedoidsClustering(3, "euclidean", memory_budget=0, sample_size=45, seed=2).fit(R)
     np.testing.assert_array_equal(model.labels_, result.labels)
 
 
 def test_estimators_follow_the_scikit_learn_contract(planted) -> None:
     R, truth = planted
-    for model in (MaskedKMeans(3, "cosine"), KMedoids(3, "euclidean"), AverageLinkage(3, "cosine")):
+    for model in (
+        MaskedKMeans(3, "cosine"),
+        KMedoidsClustering(3, "euclidean"),
+        LinkageClustering(3, "cosine"),
+    ):
         params = model.get_params()
         assert model.fit(R) is model
         assert clone(model).get_params() == params
@@ -217,7 +213,7 @@ def test_estimators_follow_the_scikit_learn_contract(planted) -> None:
         assert adjusted_rand_score(truth, model.labels_) >= 0.9
     assert MaskedKMeans(3).fit(R).cluster_centers_.shape == (3, R.shape[1])
     D = pairwise_distances(R, "jaccard")
-    assert KMedoids(2, "precomputed").fit(D).medoid_indices_.shape == (2,)
+    assert KMedoidsClustering(2, "precomputed").fit(D).medoid_indices_.shape == (2,)
 
 
 # -- choosing L, embedding, evidence --------------------------------------------------------------

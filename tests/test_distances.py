@@ -13,15 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from clusterrec import distances as D
 from clusterrec.data import Ratings, RatingScale
-from clusterrec.distances import (
-    METRICS,
-    co_rated_counts,
-    largest_distance,
-    nearest_neighbors,
-    pairwise_distances,
-)
+from clusterrec.distances import engine as D
+from clusterrec.distances.engine import METRICS
+from clusterrec.distances.neighbors import nearest_neighbors
+from clusterrec.distances.pairwise import co_rated_counts, largest_distance, pairwise_distances
 from clusterrec.errors import ConfigError, DataError, MemoryBudgetError
 
 TOLERANCE = 1e-5

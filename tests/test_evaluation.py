@@ -7,17 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from clusterrec.baselines import BiasBaseline, GlobalMean, UserKNN
 from clusterrec.data.ratings import Ratings, RatingScale
 from clusterrec.data.readers import read_ratings
 from clusterrec.errors import ConfigError, DataError
-from clusterrec.evaluation import (
-    assignments_for_kept_records,
-    cross_validate,
+from clusterrec.evaluation.cross_validation import cross_validate, evaluate_top_n
+from clusterrec.evaluation.metrics import (
     default_relevance_threshold,
-    evaluate_top_n,
-    kfold_assignments,
-    load_split_file,
     mae,
     ndcg_at_k,
     precision_at_k,
@@ -25,6 +20,12 @@ from clusterrec.evaluation import (
     rmse,
     top_n_scores,
 )
+from clusterrec.evaluation.splits import (
+    assignments_for_kept_records,
+    kfold_assignments,
+    load_split_file,
+)
+from clusterrec.models.baselines import BiasBaseline, GlobalMean, UserKNN
 
 MODELS = {"mean": GlobalMean, "bias": BiasBaseline, "userknn": UserKNN}
 

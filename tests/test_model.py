@@ -10,16 +10,21 @@ import pytest
 import scipy.sparse as sp
 from torch import nn
 
-from clusterrec.baselines import GlobalMean
 from clusterrec.data.ratings import Ratings
 from clusterrec.data.readers import read_ratings
 from clusterrec.errors import ConfigError, DataError
-from clusterrec.evaluation import cross_validate, mae
-from clusterrec.features import RatingLookup, neighbor_ratings, rated_pairs
-from clusterrec.model import ClusterNeighborRecommender, split_users_within_clusters
-from clusterrec.neighbors import neighbors_in_clusters
-from clusterrec.networks import PRESETS, build_network
-from clusterrec.user_split import evaluate_user_split
+from clusterrec.evaluation.cross_validation import cross_validate
+from clusterrec.evaluation.metrics import mae
+from clusterrec.evaluation.users_protocol import evaluate_user_split
+from clusterrec.models.baselines import GlobalMean
+from clusterrec.models.cluster_neighbor import (
+    ClusterNeighborRecommender,
+    split_users_within_clusters,
+)
+from clusterrec.models.inputs import RatingLookup, neighbor_ratings, rated_pairs
+from clusterrec.models.neighbors import neighbors_in_clusters
+from clusterrec.models.networks import build_network
+from clusterrec.models.presets import PRESETS
 
 FAST = {"n_clusters": 2, "seed": 0}
 
@@ -106,7 +111,7 @@ def test_no_user_is_their_own_neighbour_on_movielens(ml100k_dir: Path) -> None:
     model = ClusterNeighborRecommender(n_clusters=5, preset="notebook", seed=0)
     model._remember_vocabulary(ratings.compact())
     R = ratings.compact().matrix()
-    from clusterrec.model import jaccard_clusters
+    from clusterrec.models.cluster_neighbor import jaccard_clusters
 
     labels = jaccard_clusters(R, 5, seed=0)
     idx, _ = neighbors_in_clusters(R, labels, 6)

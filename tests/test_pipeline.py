@@ -14,22 +14,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clusterrec import config as run_config
+from clusterrec._files import file_sha256
 from clusterrec.cli import main
-from clusterrec.config import RunConfig, config_from_mapping, default_toml, load_config, parse_toml
+from clusterrec.data.io import load_ratings, save_ratings
 from clusterrec.errors import ConfigError
-from clusterrec.pipeline import (
-    ClusteringResult,
-    PeakMemory,
-    RunResult,
-    StageCache,
-    activity_by_cluster,
-    file_sha256,
-    load_ratings,
-    run_pipeline,
-    save_ratings,
-    stage_key,
+from clusterrec.evaluation.evidence import activity_by_cluster
+from clusterrec.run import config as run_config
+from clusterrec.run.cache import StageCache, stage_key
+from clusterrec.run.config import (
+    RunConfig,
+    config_from_mapping,
+    default_toml,
+    load_config,
+    parse_toml,
 )
+from clusterrec.run.measure import PeakMemory
+from clusterrec.run.pipeline import RunResult, run_pipeline
 
 #: A run small enough for tests: tiny generated data, L 2..3, 2 folds, 2 models.
 TINY = {
@@ -143,8 +143,8 @@ def test_none_words_and_overrides() -> None:
 
 
 def test_config_names_mirror_the_library() -> None:
-    from clusterrec.clustering import KMEANS_METRICS
-    from clusterrec.presets import PRESETS
+    from clusterrec.clustering._common import KMEANS_METRICS
+    from clusterrec.models.presets import PRESETS
 
     assert set(run_config.PRESET_NAMES) == set(PRESETS)
     assert set(run_config.KMEANS_METRICS) == set(KMEANS_METRICS)
@@ -221,8 +221,8 @@ def test_eta_squared_is_one_when_clusters_are_activity(tmp_path: Path) -> None:
     users = ["a", "b", "c", "c", "c", "d", "d", "d"]
     items = ["1", "1", "1", "2", "3", "1", "2", "3"]
     ratings = Ratings.from_records(users, items, [5] * 8)
-    by_activity = ClusteringResult("x", {}, {2: np.array([0, 0, 1, 1])}, tmp_path)
-    across = ClusteringResult("y", {}, {2: np.array([0, 1, 0, 1])}, tmp_path)
+    by_activity = {2: np.array([0, 0, 1, 1])}
+    across = {2: np.array([0, 1, 0, 1])}
     frame = activity_by_cluster(ratings, {"x": by_activity, "y": across})
     assert frame["eta_squared"].tolist() == pytest.approx([1.0, 0.0])
 
@@ -263,7 +263,7 @@ def test_manifest_records_input_config_versions_and_costs(first: RunResult) -> N
 
 
 def test_saved_model_loads_and_recommends(first: RunResult) -> None:
-    from clusterrec.model import ClusterNeighborRecommender
+    from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
 
     model = ClusterNeighborRecommender.load(first.out / "model")
     recommendations = pd.read_csv(first.out / "results" / "recommendations.csv", dtype=str)

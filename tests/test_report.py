@@ -14,8 +14,7 @@ import pandas as pd
 import pytest
 from test_pipeline import tiny_run
 
-from clusterrec.pipeline import RunResult
-from clusterrec.report import (
+from clusterrec.report.wording import (
     agreement_discussion,
     elbow,
     jaccard_discussion,
@@ -24,6 +23,7 @@ from clusterrec.report import (
     silhouette_words,
     strength,
 )
+from clusterrec.run.pipeline import RunResult
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECK_SCRIPT = ROOT / "scripts" / "check_report.py"

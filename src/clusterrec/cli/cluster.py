@@ -22,7 +22,7 @@ from clusterrec.cli.common import (
 from clusterrec.errors import ConfigError
 
 if TYPE_CHECKING:
-    from clusterrec.clustering import Sweep
+    from clusterrec.clustering.sweep import Sweep
     from clusterrec.data.ratings import Ratings
 
 #: Metrics offered on the command line (any of clusterrec.distances.METRICS works).
@@ -75,7 +75,7 @@ def add_to(commands: argparse._SubParsersAction) -> None:
 
 def run_cluster(args: argparse.Namespace) -> int:
     """Run ``clusterrec cluster``; options are checked before the data are read."""
-    from clusterrec.clustering import resolve_algorithm
+    from clusterrec.clustering.entry import resolve_algorithm
     from clusterrec.data.filtering import filter_users
 
     metrics = parse_metrics(args.metric)
@@ -144,7 +144,8 @@ def cluster_and_write(
     n_init: int,
 ) -> dict:
     """Sweep every metric, write labels, figures and evidence to ``out``; the JSON payload."""
-    from clusterrec.clustering import metric_evidence, sweep_n_clusters
+    from clusterrec.clustering.sweep import sweep_n_clusters
+    from clusterrec.evaluation.evidence import metric_evidence
 
     runs, sweeps = [], {}
     for metric, algorithm in algorithms.items():
@@ -216,13 +217,13 @@ def _run_payload(ratings: Ratings, sweep: Sweep, out: Path, seconds: float) -> d
 
 def write_figures(sweeps: dict[str, Sweep], out: Path, seed: int) -> dict[str, str]:
     """The choose-L figure (for a range) and the 2-D embedding figure; their paths."""
-    from clusterrec.cluster_plots import (
+    from clusterrec.clustering.embedding import embed_sweep
+    from clusterrec.viz.clusters import (
         choose_n_clusters_figure,
         cluster_embedding_figure,
         pick_panels,
     )
-    from clusterrec.clustering import embed_sweep
-    from clusterrec.plots import save_figure
+    from clusterrec.viz.data import save_figure
 
     figures = {}
     names = "_".join(sweeps)

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     kept, filtered = filter_users(ratings, args.min_ratings, args.max_ratings)
     plots = {}
     if args.plots:
-        from clusterrec.plots import save_data_histograms
+        from clusterrec.viz.data import save_data_histograms
 
         plots = {name: str(path) for name, path in save_data_histograms(kept, args.plots).items()}
     payload = describe_payload(ratings, kept, filtered, plots)

@@ -7,7 +7,7 @@ import argparse
 from clusterrec.cli.common import add_data_options, load_data, print_json, set_command
 from clusterrec.cli.train import add_model_options, model_from_args
 from clusterrec.errors import ConfigError
-from clusterrec.evaluation import MODEL_NAMES, comparison_models
+from clusterrec.models.registry import MODEL_NAMES, comparison_models
 
 
 def add_to(commands: argparse._SubParsersAction) -> None:
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     kept, _ = filter_users(ratings, args.min_ratings, args.max_ratings)
     if assignments is not None:
         assignments = assignments[_kept_positions(ratings, kept)]
-    from clusterrec.evaluation import cross_validate
+    from clusterrec.evaluation.cross_validation import cross_validate
 
     result = cross_validate(
         kept,
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _published_folds(args: argparse.Namespace, ratings: object) -> object:
     """Fold numbers of the records the reader kept, from one number per file record."""
-    from clusterrec.evaluation import assignments_for_kept_records, load_split_file
+    from clusterrec.evaluation.splits import assignments_for_kept_records, load_split_file
 
     per_file_record = load_split_file(args.split_file, ratings.source.records, args.folds)
     return assignments_for_kept_records(per_file_record, ratings.record)
@@ -105,7 +105,7 @@ def _kept_positions(ratings: object, kept: object) -> object:
 
 def _run_users(args: argparse.Namespace, ratings: object) -> int:
     from clusterrec.data.filtering import filter_users
-    from clusterrec.user_split import evaluate_user_split
+    from clusterrec.evaluation.users_protocol import evaluate_user_split
 
     kept, _ = filter_users(ratings, args.min_ratings, args.max_ratings)
     result = evaluate_user_split(model_from_args(args), kept, args.test_share)

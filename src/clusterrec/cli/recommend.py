@@ -29,7 +29,7 @@ def add_to(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from clusterrec.data.readers import read_items
     from clusterrec.errors import ConfigError
-    from clusterrec.model import ClusterNeighborRecommender
+    from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
 
     if args.n < 1:
         raise ConfigError(f"-n must be at least 1, not {args.n}")

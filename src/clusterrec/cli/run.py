@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from clusterrec.cli.common import print_json, set_command
-from clusterrec.pipeline import Progress, StageRecord
+from clusterrec.run.measure import StageRecord
+from clusterrec.run.progress import Progress
 
 
 def add_to(commands: argparse._SubParsersAction) -> None:
@@ -59,8 +60,8 @@ def add_to(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from clusterrec.config import load_config
-    from clusterrec.pipeline import run_pipeline
+    from clusterrec.run.config import load_config
+    from clusterrec.run.pipeline import run_pipeline
 
     config = load_config(args.config, args.set)
     if args.print_config:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from clusterrec.cli.common import add_data_options, load_data, print_json, set_command
-from clusterrec.presets import PRESETS
+from clusterrec.models.presets import PRESETS
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +53,7 @@ def add_to(commands: argparse._SubParsersAction) -> None:
 
 def model_from_args(args: argparse.Namespace) -> object:
     """The recommender the model options describe (unfitted)."""
-    from clusterrec.model import ClusterNeighborRecommender
+    from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
 
     return ClusterNeighborRecommender(
         n_clusters=args.clusters,
@@ -66,7 +66,7 @@ def model_from_args(args: argparse.Namespace) -> object:
 
 def run(args: argparse.Namespace) -> int:
     from clusterrec.data.filtering import filter_users
-    from clusterrec.user_split import evaluate_user_split
+    from clusterrec.evaluation.users_protocol import evaluate_user_split
 
     ratings, _ = filter_users(load_data(args), args.min_ratings, args.max_ratings)
     model = model_from_args(args)

@@ -9,7 +9,6 @@ back whenever a result is shown to a person.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,8 +16,41 @@ import scipy.sparse as sp
 
 from clusterrec.errors import DataError
 
-if TYPE_CHECKING:
-    from clusterrec.data.validation import ReadReport
+
+@dataclass(frozen=True)
+class BadRecord:
+    """One record that could not be used: where it is, its text and what is wrong."""
+
+    location: str
+    text: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.problem}: {self.text!r}"
+
+
+@dataclass
+class ReadReport:
+    """What reading a file kept and dropped, for the user to see."""
+
+    path: str
+    format: str
+    records: int = 0
+    bad_records: int = 0
+    bad_examples: list[BadRecord] = field(default_factory=list)
+    duplicates: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "records": self.records,
+            "bad_records": self.bad_records,
+            "bad_examples": [str(b) for b in self.bad_examples],
+            "duplicates": self.duplicates,
+            "notes": list(self.notes),
+        }
 
 
 @dataclass(frozen=True)

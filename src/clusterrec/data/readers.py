@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 
 from clusterrec._logging import logger
 from clusterrec.data.formats import COLUMN_GUESSES, FormatSpec, resolve_format
-from clusterrec.data.ratings import Ratings, RatingScale
-from clusterrec.data.validation import RawColumns, ReadReport, validate
+from clusterrec.data.ratings import Ratings, RatingScale, ReadReport
+from clusterrec.data.validation import RawColumns, validate
 from clusterrec.errors import DataError
 
 _DICT = pa.dictionary(pa.int32(), pa.string())

@@ -13,7 +13,7 @@ by the parser), which keeps validation cheap on millions of records.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -21,49 +21,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from clusterrec.data.ratings import Ratings, RatingScale, detect_scale
+from clusterrec.data.ratings import BadRecord, Ratings, RatingScale, ReadReport, detect_scale
 from clusterrec.errors import DataError
 
 #: How many bad records a report keeps as examples.
 EXAMPLES_KEPT = 5
 
 ON_BAD_RECORD = ("error", "skip")
-
-
-@dataclass(frozen=True)
-class BadRecord:
-    """One record that could not be used: where it is, its text and what is wrong."""
-
-    location: str
-    text: str
-    problem: str
-
-    def __str__(self) -> str:
-        return f"{self.location}: {self.problem}: {self.text!r}"
-
-
-@dataclass
-class ReadReport:
-    """What reading a file kept and dropped, for the user to see."""
-
-    path: str
-    format: str
-    records: int = 0
-    bad_records: int = 0
-    bad_examples: list[BadRecord] = field(default_factory=list)
-    duplicates: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {
-            "path": self.path,
-            "format": self.format,
-            "records": self.records,
-            "bad_records": self.bad_records,
-            "bad_examples": [str(b) for b in self.bad_examples],
-            "duplicates": self.duplicates,
-            "notes": list(self.notes),
-        }
 
 
 class Locator(Protocol):

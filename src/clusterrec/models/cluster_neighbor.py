@@ -22,20 +22,14 @@ import scipy.sparse as sp
 import torch
 
 from clusterrec._atomic import atomic_write
-from clusterrec.base import Predictions, Recommender
-from clusterrec.baselines import BiasBaseline
 from clusterrec.data.ratings import Ratings, RatingScale
 from clusterrec.errors import ConfigError, DataError
-from clusterrec.features import RatingLookup, neighbor_ratings, rated_pairs
-from clusterrec.neighbors import neighbors_in_clusters
-from clusterrec.networks import (
-    NetworkConfig,
-    TrainingResult,
-    build_network,
-    predict_network,
-    preset,
-    train_network,
-)
+from clusterrec.models.baselines import BiasBaseline
+from clusterrec.models.inputs import RatingLookup, neighbor_ratings, rated_pairs
+from clusterrec.models.neighbors import neighbors_in_clusters
+from clusterrec.models.networks import TrainingResult, build_network, predict_network, train_network
+from clusterrec.models.presets import NetworkConfig, preset
+from clusterrec.models.recommender import Predictions, Recommender
 
 logger = logging.getLogger("clusterrec")
 
@@ -423,7 +417,7 @@ class ClusterNeighborRecommender(Recommender):
 def jaccard_clusters(R: sp.csr_matrix, n_clusters: int, *, seed: int) -> np.ndarray:
     """Labels 0..L-1 from k-medoids (FasterPAM) on the users' Jaccard distances (on a sample
     and then the nearest medoid when n x n does not fit the memory budget)."""
-    from clusterrec.clustering import cluster_users
+    from clusterrec.clustering.entry import cluster_users
 
     return cluster_users(R, n_clusters, "jaccard", "kmedoids", seed=seed).labels
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from clusterrec.distances import nearest_neighbors, pairwise_distances
+from clusterrec.distances.neighbors import nearest_neighbors
+from clusterrec.distances.pairwise import pairwise_distances
 
 
 def neighbors_in_clusters(

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from clusterrec.presets import PRESETS, NetworkConfig, preset
+from clusterrec.models.presets import PRESETS, NetworkConfig, preset
 
 __all__ = [
     "PRESETS",

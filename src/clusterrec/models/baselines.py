@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from clusterrec.base import Predictions, Recommender
 from clusterrec.data.ratings import Ratings, RatingScale
-from clusterrec.distances import DEFAULT_MEMORY_BUDGET
+from clusterrec.distances.engine import DEFAULT_MEMORY_BUDGET
 from clusterrec.errors import ConfigError, MemoryBudgetError
+from clusterrec.models.recommender import Predictions, Recommender
 
 logger = logging.getLogger("clusterrec")
 

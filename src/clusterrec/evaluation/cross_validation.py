@@ -1,4 +1,4 @@
-"""The field's standard evaluation: error and ranking metrics, k-fold splits, cross-validation.
+"""K-fold cross-validation of several models on the same folds, with top-N ranking.
 
 Protocol of :func:`cross_validate`: the ratings are split into ``folds`` random, balanced folds
 (or by a given assignment); for each fold every model is built fresh and fitted on the other
@@ -12,291 +12,35 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from clusterrec.base import Recommender
-from clusterrec.data.ratings import Ratings, RatingScale
+from clusterrec.data.ratings import Ratings
 from clusterrec.errors import ConfigError, DataError
+from clusterrec.evaluation.metrics import (
+    TopNScores,
+    _check_k,
+    _pair_keys,
+    default_relevance_threshold,
+    mae,
+    rmse,
+    scores_from_hits,
+)
+from clusterrec.evaluation.splits import _check_folds, kfold_assignments
+from clusterrec.models.recommender import Recommender
 
 logger = logging.getLogger("clusterrec")
 
-#: The models :func:`comparison_models` builds, in table order.
-MODEL_NAMES = ("clusterrec", "notebook", "bias", "mean", "userknn")
 
-#: Share of the scale's top at or above which a held-out rating counts as relevant.
-RELEVANCE_SHARE = 0.8
 #: Scores (users x items) predicted at once while ranking.
 _RANKING_BATCH_ELEMENTS = 2_000_000
 #: Metrics of each (fold, model) row that the summary averages, in table order.
 _ERROR_COLUMNS = ("rmse", "mae", "fallback_share")
 _TIME_COLUMNS = ("fit_seconds", "predict_seconds", "rank_seconds")
-
-
-# -- error metrics --------------------------------------------------------------------------------
-
-
-def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Root mean squared error."""
-    y_true, y_pred = _paired(y_true, y_pred)
-    return float(np.sqrt(np.mean((y_true - y_pred) ** 2)))
-
-
-def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Mean absolute error."""
-    y_true, y_pred = _paired(y_true, y_pred)
-    return float(np.mean(np.abs(y_true - y_pred)))
-
-
-def _paired(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    y_true = np.asarray(y_true, dtype=np.float64).ravel()
-    y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
-    if len(y_true) != len(y_pred):
-        raise ConfigError(f"{len(y_true)} true ratings but {len(y_pred)} predictions")
-    if len(y_true) == 0:
-        raise DataError("no ratings to score")
-    return y_true, y_pred
-
-
-# -- top-N metrics --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TopNScores:
-    """Precision, recall and NDCG at ``k``, averaged over the ``n_users`` evaluated users.
-
-    Users without a relevant item are left out of the averages (their recall and NDCG are
-    undefined); the metrics are NaN when no user is left.
-    """
-
-    k: int
-    precision: float
-    recall: float
-    ndcg: float
-    n_users: int
-
-
-def top_n_scores(
-    ranking: np.ndarray | Sequence[Sequence[int]],
-    relevant: Sequence[object],
-    k: int = 10,
-) -> TopNScores:
-    """Binary-relevance precision, recall and NDCG at ``k`` of per-user rankings.
-
-    Args:
-        ranking: per user, item ids best first; a 2-D integer array (pad short rows with -1)
-            or a sequence of sequences.
-        relevant: per user (same order), the relevant items (any collection of item ids).
-        k: cut-off.
-
-    Precision@k = hits in the top k / k; recall@k = hits / number of relevant items;
-    NDCG@k = DCG / ideal DCG with gains 1 / log2(rank + 1), rank counted from 1.
-    """
-    hits, n_relevant = _hits(ranking, relevant, k)
-    return scores_from_hits(hits, n_relevant, k)
-
-
-def precision_at_k(
-    ranking: np.ndarray | Sequence[Sequence[int]], relevant: Sequence[object], k: int = 10
-) -> float:
-    """Mean over users with a relevant item of (relevant items in the top k) / k."""
-    return top_n_scores(ranking, relevant, k).precision
-
-
-def recall_at_k(
-    ranking: np.ndarray | Sequence[Sequence[int]], relevant: Sequence[object], k: int = 10
-) -> float:
-    """Mean over users with a relevant item of (relevant items in the top k) / (relevant)."""
-    return top_n_scores(ranking, relevant, k).recall
-
-
-def ndcg_at_k(
-    ranking: np.ndarray | Sequence[Sequence[int]], relevant: Sequence[object], k: int = 10
-) -> float:
-    """Mean over users with a relevant item of DCG@k / ideal DCG@k (binary relevance)."""
-    return top_n_scores(ranking, relevant, k).ndcg
-
-
-def scores_from_hits(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> TopNScores:
-    """Top-N scores from a users x k boolean hit matrix and each user's number of relevant items.
-
-    The vectorised core of :func:`top_n_scores`; rows with ``n_relevant == 0`` are left out.
-    """
-    _check_k(k)
-    hits = np.asarray(hits, dtype=bool)[:, :k]
-    n_relevant = np.asarray(n_relevant, dtype=np.int64)
-    evaluated = n_relevant > 0
-    n_users = int(evaluated.sum())
-    if n_users == 0:
-        return TopNScores(k, float("nan"), float("nan"), float("nan"), 0)
-    hits, n_relevant = hits[evaluated], n_relevant[evaluated]
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    n_hits = hits.sum(axis=1)
-    dcg = (hits * discounts[: hits.shape[1]]).sum(axis=1)
-    ideal = np.cumsum(discounts)[np.minimum(n_relevant, k) - 1]
-    return TopNScores(
-        k=k,
-        precision=float(np.mean(n_hits / k)),
-        recall=float(np.mean(n_hits / n_relevant)),
-        ndcg=float(np.mean(dcg / ideal)),
-        n_users=n_users,
-    )
-
-
-def _hits(
-    ranking: np.ndarray | Sequence[Sequence[int]], relevant: Sequence[object], k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(users x k hit matrix, number of relevant items per user) for :func:`top_n_scores`."""
-    _check_k(k)
-    top = _padded(ranking, k)
-    relevant_sets = [np.unique(np.asarray(list(r), dtype=np.int64)) for r in relevant]
-    if len(relevant_sets) != len(top):
-        raise ConfigError(f"{len(top)} rankings but {len(relevant_sets)} relevant-item sets")
-    n_relevant = np.array([len(r) for r in relevant_sets], dtype=np.int64)
-    rows = np.repeat(np.arange(len(top)), n_relevant)
-    relevant_pairs = _pair_keys(rows, np.concatenate([np.zeros(0, np.int64), *relevant_sets]))
-    ranked_pairs = _pair_keys(np.repeat(np.arange(len(top)), k), top.ravel())
-    hits = np.isin(ranked_pairs, relevant_pairs) & (top.ravel() >= 0)
-    return hits.reshape(len(top), k), n_relevant
-
-
-def _padded(ranking: np.ndarray | Sequence[Sequence[int]], k: int) -> np.ndarray:
-    """The first k entries of each ranking as a users x k int64 array padded with -1."""
-    if isinstance(ranking, np.ndarray) and ranking.ndim == 2:
-        top = ranking[:, :k].astype(np.int64)
-    else:
-        rows = [np.asarray(r, dtype=np.int64)[:k] for r in ranking]
-        top = np.full((len(rows), k), -1, dtype=np.int64)
-        for row, items in enumerate(rows):
-            top[row, : len(items)] = items
-    if top.shape[1] < k:
-        top = np.pad(top, ((0, 0), (0, k - top.shape[1])), constant_values=-1)
-    return top
-
-
-def _pair_keys(rows: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """One int64 key per (row, item) pair; items are shifted so that -1 stays distinct."""
-    return rows.astype(np.int64) * (2**32) + (items.astype(np.int64) + 1)
-
-
-def _check_k(k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ConfigError(f"k must be an integer >= 1; got {k!r}")
-
-
-def default_relevance_threshold(scale: RatingScale) -> float:
-    """80% of the scale's top: 4 on 1..5, 8 on 1..10."""
-    return RELEVANCE_SHARE * scale.high
-
-
-# -- splits ---------------------------------------------------------------------------------------
-
-
-def kfold_assignments(n_records: int, folds: int = 5, seed: int = 0) -> np.ndarray:
-    """A random fold number (0..folds-1) per record; fold sizes differ by at most one.
-
-    Uses ``np.random.default_rng(seed)``: the same seed gives the same folds.
-    """
-    _check_folds(folds)
-    if isinstance(n_records, bool) or not isinstance(n_records, int | np.integer):
-        raise ConfigError(f"n_records must be an integer; got {n_records!r}")
-    if n_records < folds:
-        raise DataError(f"{n_records} records cannot be split into {folds} folds")
-    order = np.random.default_rng(seed).permutation(n_records)
-    assignments = np.empty(n_records, dtype=np.int64)
-    assignments[order] = np.arange(n_records) % folds
-    return assignments
-
-
-def load_split_file(path: str | Path, n_records: int, folds: int) -> np.ndarray:
-    """Fold numbers from a ``.npy`` file: one integer in 0..folds-1 per input record.
-
-    The file holds one fold number per record of the ratings file, in file order. It is
-    read with ``allow_pickle=False``. Raises `DataError`, naming the file, when it is missing
-    or unreadable, not a 1-D integer array, of the wrong length, holds a fold number outside
-    0..folds-1, or leaves a fold without records.
-    """
-    _check_folds(folds)
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such split file")
-    array = _load_integer_array(path)
-    if len(array) != n_records:
-        raise DataError(
-            f"{path}: {len(array):,} fold numbers for {n_records:,} records; the split file "
-            "needs one fold number per record of the ratings file, in file order"
-        )
-    outside = (array < 0) | (array >= folds)
-    if outside.any():
-        at = int(np.flatnonzero(outside)[0])
-        raise DataError(
-            f"{path}: record {at} has fold number {int(array[at])}; fold numbers must be in "
-            f"0..{folds - 1} for {folds} folds"
-        )
-    empty = np.flatnonzero(np.bincount(array, minlength=folds) == 0)
-    if len(empty):
-        raise DataError(f"{path}: fold {int(empty[0])} has no record ({folds} folds expected)")
-    return array.astype(np.int64)
-
-
-def _load_integer_array(path: Path) -> np.ndarray:
-    try:
-        array = np.load(path, allow_pickle=False)
-    except ValueError as error:
-        if "pickle" in str(error).lower():
-            raise DataError(
-                f"{path}: holds an object array, which is not loaded (allow_pickle=False); "
-                "save the fold numbers as an integer array"
-            ) from error
-        raise DataError(f"{path}: not a readable .npy array ({error})") from error
-    except OSError as error:
-        raise DataError(f"{path}: not a readable .npy array ({error})") from error
-    if not isinstance(array, np.ndarray):
-        if hasattr(array, "close"):
-            array.close()
-        raise DataError(f"{path}: expected a single .npy array, not an .npz archive")
-    if array.ndim != 1:
-        raise DataError(f"{path}: expected a 1-D array of fold numbers, got shape {array.shape}")
-    if not np.issubdtype(array.dtype, np.integer):
-        raise DataError(
-            f"{path}: fold numbers must be integers, got dtype {array.dtype}; save with "
-            "np.save(path, folds.astype(np.int64))"
-        )
-    return array
-
-
-def assignments_for_kept_records(file_assignments: np.ndarray, kept: np.ndarray) -> np.ndarray:
-    """Fold numbers of the records a reader kept, from one fold number per file record.
-
-    ``kept`` holds, for each record of the `Ratings` (in order), its position among the file's
-    records (or is a boolean mask over the file's records). Needed when the reader dropped
-    bad records or duplicates, so that `Ratings` records are no longer the file's records.
-    """
-    file_assignments = np.asarray(file_assignments)
-    kept = np.asarray(kept)
-    if kept.dtype == bool:
-        if len(kept) != len(file_assignments):
-            raise DataError(
-                f"the kept-records mask has {len(kept):,} entries for "
-                f"{len(file_assignments):,} fold numbers"
-            )
-        return file_assignments[kept]
-    if len(kept) and (kept.min() < 0 or kept.max() >= len(file_assignments)):
-        raise DataError(
-            f"kept record positions must be in 0..{len(file_assignments) - 1}; "
-            f"got {int(kept.min())}..{int(kept.max())}"
-        )
-    return file_assignments[kept]
-
-
-def _check_folds(folds: int) -> None:
-    if isinstance(folds, bool) or not isinstance(folds, int | np.integer) or folds < 2:
-        raise ConfigError(f"folds must be an integer >= 2; got {folds!r}")
 
 
 # -- cross-validation -----------------------------------------------------------------------------
@@ -387,38 +131,6 @@ class CrossValidationResult:
 
 def _std(values: np.ndarray) -> float:
     return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
-
-
-def comparison_models(
-    names: Sequence[str],
-    *,
-    n_clusters: int = 5,
-    n_neighbors: int | None = None,
-    preset: str = "default",
-    seed: int = 0,
-) -> dict[str, Callable[[], Recommender]]:
-    """name -> a function building a fresh, unfitted model, for the names of
-    :data:`MODEL_NAMES`: "clusterrec" (the given preset and k), "notebook" (the notebook
-    preset with its own k), and the baselines "bias", "mean", "userknn"."""
-    from clusterrec.baselines import BiasBaseline, GlobalMean, UserKNN
-    from clusterrec.model import ClusterNeighborRecommender
-
-    def network(chosen: str, k: int | None) -> Callable[[], Recommender]:
-        return lambda: ClusterNeighborRecommender(
-            n_clusters=n_clusters, n_neighbors=k, preset=chosen, seed=seed
-        )
-
-    known = {
-        "clusterrec": network(preset, n_neighbors),
-        "notebook": network("notebook", None),
-        "bias": BiasBaseline,
-        "mean": GlobalMean,
-        "userknn": UserKNN,
-    }
-    unknown = [name for name in names if name not in known]
-    if unknown or not names:
-        raise ConfigError(f"unknown models {unknown}; accepted: {', '.join(MODEL_NAMES)}")
-    return {name: known[name] for name in names}
 
 
 def cross_validate(

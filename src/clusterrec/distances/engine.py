@@ -1,59 +1,15 @@
-"""User-user distances over co-rated items: masked Euclidean, masked cosine and Jaccard.
+"""The one engine of user distances: operands, sparse products in row blocks, the metric formulas
+and the policy for pairs without evidence.
 
-With ``lambda`` the 0/1 "rated" mask and sums over items ``k``:
-
-* ``euclidean(u, v) = sqrt(sum_k (R_u(k) - R_v(k))^2 lambda_u(k) lambda_v(k))``
-* ``euclidean_rms(u, v)`` = ``euclidean(u, v) / sqrt(c(u, v))``, the root mean square
-  difference over the ``c(u, v)`` co-rated items
-* ``cosine(u, v) = 1 - sum R_u R_v lambda_u lambda_v / (sqrt(sum R_u^2 lambda_u lambda_v)
-  sqrt(sum R_v^2 lambda_u lambda_v))`` (the norms too are over co-rated items only)
-* ``jaccard(u, v) = 1 - |phi(u) & phi(v)| / |phi(u) | phi(v)|``
-
-Nothing loops over pairs. With ``S = R∘R`` and ``M`` the mask, every quantity is a sparse
-product: ``dot = R·Rᵀ``, the co-rated counts ``C = M·Mᵀ``, ``A = S·Mᵀ`` (the sum of u's
-squares over the items v rated; A and C come from one complex product), and then
-``euclidean² = A + Aᵀ − 2·dot``, ``cosine = 1 − dot / sqrt(A ∘ Aᵀ)`` and
-``jaccard = 1 − C / (n_u + n_v − C)``. The products are taken in row blocks (float64
-arithmetic, float32 results), only for the blocks on and right of the diagonal: the dense
-matrix mirrors them, the k-nearest search offers each pair to both of its users and keeps
-k per user, so its memory stays at one block and never reaches n x n. Popular items (rated
-by more than a fifth of the users) go through a dense BLAS product, the long tail through
-sparse products, and items rated by a single user are left out (no pair shares them): the
-result is the same, only faster.
-
-**Pairs without evidence.** A pair with no co-rated item has no Euclidean or cosine
-distance. Such a pair gets the value chosen by ``undefined``: ``"max"`` (default), the largest
-value the metric can take on the data (see :func:`largest_distance`), or a fixed number. So a
-pair with nothing in common never reads as identical, and no distance is ever NaN or negative.
-Pairs with fewer than ``min_overlap`` co-rated items are treated the same way, and ``shrinkage``
-(``beta``) pulls the distance of a pair with ``c`` co-rated items toward that value::
-
-    d' = c / (c + beta) * d + beta / (c + beta) * undefined_value
-
-because one or two co-rated items make a distance of 0 cheap (one co-rated item always gives
-a cosine distance of 0). The default, ``shrinkage=2`` with ``min_overlap=1``, was chosen by
-measurement on 20,000 generated users (heavy-tailed popularity over 68,084 movies, 150..300
-ratings each; ``benchmarks/bench_distances.py``, ``docs/distances.md``): without protection
-50 % (cosine) and 29 % (Euclidean) of users had all 6 nearest neighbours at distance 0, found
-among users sharing 3 movies with them on average; with ``beta = 2`` no user had, neighbours
-share 17..24 movies, and the (RMS) Euclidean neighbours rate most like the user of all
-candidates tried. A ``min_overlap`` alone needed 10 co-rated movies to do as much and found
-neighbours who rate less like the user. ``shrinkage=0, min_overlap=1`` gives the formulas as
-the assignment states them. Jaccard needs neither: it is itself a measure of overlap, and a
-pair with nothing in common already gets its largest value, 1; it is undefined only for two
-users who both have no rating.
-
-A user with no rating is allowed: every Euclidean and cosine distance to them is undefined.
-The diagonal is always 0 and the matrices are exactly symmetric.
+Every distance in clusterrec (users x users, users x centroids, top-k neighbours) is computed
+from the products built here; see :mod:`clusterrec.distances` for the formulas.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import logging
 import math
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -71,7 +27,6 @@ if TYPE_CHECKING:
     #: What the functions accept as R: a sparse users x items matrix, a dense one, or Ratings.
     RatingsLike: TypeAlias = sp.spmatrix | sp.sparray | np.ndarray | Ratings
 
-logger = logging.getLogger("clusterrec")
 
 #: Metric names accepted by :func:`pairwise_distances` and :func:`nearest_neighbors`.
 METRICS = ("euclidean", "euclidean_rms", "cosine", "jaccard")
@@ -105,146 +60,12 @@ _DENSE_ITEM_SHARE = 0.2
 _MAX_DENSE_ITEMS = 2048
 
 
-# -- public API -----------------------------------------------------------------------------------
-
-
-def pairwise_distances(
-    R: RatingsLike,
-    metric: str | Sequence[str],
-    *,
-    min_overlap: int = DEFAULT_MIN_OVERLAP,
-    shrinkage: float = DEFAULT_SHRINKAGE,
-    undefined: str | float = "max",
-    memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
-    block_size: int | None = None,
-) -> np.ndarray | dict[str, np.ndarray]:
-    """The dense n x n float32 distance matrix between the users (rows) of ``R``.
-
-    ``R`` is a users x items sparse matrix (an absent entry means "not rated") or a
-    :class:`~clusterrec.data.Ratings`. ``metric`` is one of :data:`METRICS`, or a sequence of
-    them: then a dict metric -> matrix is returned and the sparse products are shared.
-
-    Refused with :class:`MemoryBudgetError` when the matrices (4·n² bytes each) exceed
-    ``memory_budget`` bytes (None: no limit); :func:`nearest_neighbors` needs no n x n matrix.
-    See the module docstring for ``min_overlap``, ``shrinkage`` and ``undefined``.
-    """
-    metrics = _check_metrics(metric)
-    matrix, spread = as_rating_matrix(R)
-    n = matrix.shape[0]
-    _check_budget(n, len(metrics), memory_budget, what=f"{len(metrics)} distance matrices")
-    policy = _Policy.build(matrix, spread, metrics, min_overlap, shrinkage, undefined)
-    operands = _Operands.build(matrix, with_values=_needs_values(metrics))
-    started = time.perf_counter()
-    out = {name: np.empty((n, n), dtype=np.float32) for name in metrics}
-    with _single_threaded_blas():
-        for start, stop in _blocks(n, n, block_size, symmetric=True):
-            right = operands.rows(start, n).as_columns()
-            block = _block_distances(operands.rows(start, stop), right, policy)
-            for name in metrics:
-                _write_symmetric(out[name], block[name], start)
-    logger.info(
-        "pairwise_distances: %s users, %s, %.2f s",
-        f"{n:,}",
-        ", ".join(metrics),
-        time.perf_counter() - started,
-    )
-    return out if _is_sequence(metric) else out[metrics[0]]
-
-
-def co_rated_counts(
-    R: RatingsLike,
-    *,
-    memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
-    block_size: int | None = None,
-) -> np.ndarray:
-    """The n x n int32 matrix of co-rated item counts ``|phi(u) & phi(v)|`` (``M·Mᵀ``).
-
-    The diagonal holds each user's number of ratings. Refused beyond ``memory_budget`` bytes
-    (4·n²) like :func:`pairwise_distances`.
-    """
-    matrix, _ = as_rating_matrix(R)
-    n = matrix.shape[0]
-    _check_budget(n, 1, memory_budget, what="the co-rated counts matrix")
-    operands = _Operands.build(matrix, with_values=False)
-    out = np.empty((n, n), dtype=np.int32)
-    with _single_threaded_blas():
-        for start, stop in _blocks(n, n, block_size, symmetric=True):
-            right = operands.rows(start, n).as_columns()
-            counts = _pair_sums(operands.rows(start, stop), "mask", right, "mask")
-            _write_symmetric(out, np.rint(counts), start)
-    out[np.diag_indices(n)] = operands.n_rated
-    return out
-
-
-def nearest_neighbors(
-    R: RatingsLike,
-    metric: str,
-    k: int,
-    groups: Sequence[int] | np.ndarray | None = None,
-    *,
-    min_overlap: int = DEFAULT_MIN_OVERLAP,
-    shrinkage: float = DEFAULT_SHRINKAGE,
-    undefined: str | float = "max",
-    block_size: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each user's ``k`` nearest other users, within the user's group when ``groups`` is given.
-
-    Returns ``(indices, distances)``: int64 (n, k) row indices of ``R`` and float32 (n, k)
-    distances, nearest first. A user is never their own neighbour; ties go to the smaller
-    index; a user with fewer than ``k`` candidates is padded with index -1 and distance +inf.
-    Computed in row blocks: memory stays at one block of rows against the group's users, never
-    n x n. The distances are those of :func:`pairwise_distances` with the same options.
-    """
-    (name,) = _check_metrics(metric)
-    k = _check_positive_int(k, "k")
-    matrix, spread = as_rating_matrix(R)
-    n = matrix.shape[0]
-    policy = _Policy.build(matrix, spread, (name,), min_overlap, shrinkage, undefined)
-    operands = _Operands.build(matrix, with_values=_needs_values((name,)))
-    indices = np.full((n, k), -1, dtype=np.int64)
-    distances = np.full((n, k), np.inf, dtype=np.float32)
-    started = time.perf_counter()
-    with _single_threaded_blas():
-        for members in _group_members(groups, n):
-            group = operands if len(members) == n else operands.take(members)
-            local_idx, local_dist = _group_neighbors(group, policy, name, k, block_size)
-            found = local_idx >= 0
-            indices[members] = np.where(found, members[np.maximum(local_idx, 0)], -1)
-            distances[members] = local_dist
-    logger.info(
-        "nearest_neighbors: %s users, %s, k=%d, %.2f s",
-        f"{n:,}",
-        name,
-        k,
-        time.perf_counter() - started,
-    )
-    return indices, distances
-
-
-def largest_distance(R: RatingsLike, metric: str) -> float:
-    """The value ``undefined="max"`` gives: the largest distance ``metric`` can take on ``R``.
-
-    * cosine: 1 when every rating is positive (as on every rating scale here: 0 means "not
-      rated"), since the co-rated cosine similarity is then >= 0; 2 otherwise.
-    * jaccard: 1.
-    * euclidean_rms: the rating spread ``high - low`` (the scale of a
-      :class:`~clusterrec.data.Ratings`, else the lowest and highest rating in ``R``).
-    * euclidean: ``spread * sqrt(most ratings of any user)``: no pair can be farther, since
-      it has at most that many co-rated items, each differing by at most the spread.
-
-    A spread of 0 (every rating equal) counts as 1, so an undefined pair is never at 0.
-    """
-    (name,) = _check_metrics(metric)
-    matrix, spread = as_rating_matrix(R)
-    return _largest_values(matrix, spread, (name,))[name]
+# -- validation and input -------------------------------------------------------------------------
 
 
 def dense_bytes(n_users: int, n_matrices: int = 1) -> int:
     """Bytes of ``n_matrices`` dense n x n float32 (or int32) matrices: 4·n² each."""
     return 4 * int(n_users) ** 2 * int(n_matrices)
-
-
-# -- validation and input -------------------------------------------------------------------------
 
 
 def _is_sequence(metric: object) -> bool:
@@ -664,87 +485,3 @@ def _write_symmetric(out: np.ndarray, block: np.ndarray, start: int) -> None:
     out[start:, start:stop] = values.T
     diagonal = np.arange(start, stop)
     out[diagonal, diagonal] = 0
-
-
-# -- nearest neighbours ---------------------------------------------------------------------------
-
-
-def _group_members(groups: Sequence[int] | np.ndarray | None, n: int) -> Iterator[np.ndarray]:
-    """Sorted row indices of each group (all rows when there are no groups)."""
-    if groups is None:
-        yield np.arange(n)
-        return
-    labels = np.asarray(groups)
-    if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
-        raise ConfigError(
-            f"groups must be an integer label per user, shape ({n},); "
-            f"got {labels.dtype} array of shape {labels.shape}"
-        )
-    order = np.argsort(labels, kind="stable")
-    bounds = np.flatnonzero(np.diff(labels[order])) + 1
-    yield from np.split(order, bounds)
-
-
-def _group_neighbors(
-    group: _Operands, policy: _Policy, metric: str, k: int, block_size: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k inside one group, with indices local to the group.
-
-    Like :func:`pairwise_distances`, only the blocks on and right of the diagonal are
-    computed: each block offers its pairs to the rows of the block and, mirrored, to the rows
-    below it, so every pair is computed once and offered to both of its users.
-    """
-    n = len(group.n_rated)
-    nearest = _Nearest(n, k)
-    if n < 2:
-        return nearest.result()
-    for start, stop in _blocks(n, n, block_size, symmetric=True):
-        right = group.rows(start, n).as_columns()
-        tile = _block_distances(group.rows(start, stop), right, policy)[metric]
-        keys = _candidate_keys(tile, first_column=start)
-        own = np.arange(stop - start)
-        keys[own, own] = _NO_CANDIDATE  # a user is never their own neighbour
-        nearest.offer(slice(start, stop), keys)
-        nearest.offer(slice(stop, n), _candidate_keys(tile[:, stop - start :].T, start))
-    return nearest.result()
-
-
-#: Key of an empty slot: after every candidate (distance +inf, index 2**32 - 1).
-_NO_CANDIDATE = np.uint64(0x7F800000_FFFFFFFF)
-_INDEX_BITS = np.uint64(32)
-_INDEX_MASK = np.uint64(0xFFFFFFFF)
-
-
-def _candidate_keys(distances: np.ndarray, first_column: int) -> np.ndarray:
-    """One uint64 per candidate that sorts by (distance, index): ties go to the smaller index.
-
-    The float32 distance (>= 0, so its bit pattern orders like the number) fills the high
-    32 bits, the column index ``first_column + j`` the low 32 bits.
-    """
-    distances = distances.astype(np.float32) + np.float32(0)  # -0.0 becomes +0.0
-    keys = distances.view(np.uint32).astype(np.uint64) << _INDEX_BITS
-    keys |= np.arange(first_column, first_column + distances.shape[1], dtype=np.uint64)
-    return keys
-
-
-class _Nearest:
-    """The k smallest candidate keys seen so far for each of n rows."""
-
-    def __init__(self, n: int, k: int) -> None:
-        self.keys = np.full((n, k), _NO_CANDIDATE, dtype=np.uint64)
-
-    def offer(self, rows: slice, keys: np.ndarray) -> None:
-        """Merge new candidates (one row of keys per row in ``rows``) into the k kept."""
-        if keys.size == 0:
-            return
-        k = self.keys.shape[1]
-        merged = np.concatenate([self.keys[rows], keys], axis=1)
-        self.keys[rows] = np.partition(merged, k - 1, axis=1)[:, :k]
-
-    def result(self) -> tuple[np.ndarray, np.ndarray]:
-        """int64 indices (-1 for an empty slot) and float32 distances (+inf), nearest first."""
-        keys = np.sort(self.keys, axis=1)
-        distances = (keys >> _INDEX_BITS).astype(np.uint32).view(np.float32)
-        indices = (keys & _INDEX_MASK).astype(np.int64)
-        indices[keys == _NO_CANDIDATE] = -1
-        return indices, distances

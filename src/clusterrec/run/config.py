@@ -24,8 +24,8 @@ from pathlib import Path
 from clusterrec.data.formats import FORMATS
 from clusterrec.data.synthetic import SIZES
 from clusterrec.errors import ConfigError
-from clusterrec.evaluation import MODEL_NAMES
-from clusterrec.presets import PRESETS
+from clusterrec.models.presets import PRESETS
+from clusterrec.models.registry import MODEL_NAMES
 
 if sys.version_info >= (3, 11):
     import tomllib

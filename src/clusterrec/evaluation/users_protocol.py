@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 
 from clusterrec.data.ratings import Ratings
-from clusterrec.features import rated_pairs
-from clusterrec.model import ClusterNeighborRecommender
+from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
+from clusterrec.models.inputs import rated_pairs
 
 PROTOCOL_USERS = (
     "users protocol (the assignment's): Jaccard clusters of all users' rated sets; in each "

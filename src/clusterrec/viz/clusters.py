@@ -11,7 +11,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from clusterrec.clustering import SUGGESTION_RULE, Sweep
+from clusterrec.clustering._common import SUGGESTION_RULE
+from clusterrec.clustering.sweep import Sweep
 
 _OBJECTIVE_COLOR = "#3b6ea8"
 _SILHOUETTE_COLOR = "#c2693a"

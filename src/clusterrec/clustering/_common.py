@@ -1,0 +1,198 @@
+"""Names, defaults and input checks shared by the clusterers; the sparse operands of users and
+centres."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+
+from clusterrec.distances.engine import CO_RATED_METRICS, METRICS, as_rating_matrix
+from clusterrec.distances.pairwise import largest_distance
+from clusterrec.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from clusterrec.distances.engine import RatingsLike
+
+
+KMEANS_METRICS = CO_RATED_METRICS
+#: Clustering algorithms by name.
+ALGORITHMS = ("kmeans", "kmedoids", "agglomerative")
+#: Linkages average-linkage clustering accepts on a precomputed matrix.
+LINKAGES = ("average", "complete", "single")
+#: How the suggested L is chosen from a sweep.
+SUGGESTION_RULE = "largest silhouette (ties: the smaller L)"
+
+DEFAULT_N_INIT = 4
+DEFAULT_MAX_ITER = 100
+DEFAULT_TOL = 1e-3
+#: k-means stops when the number of users moving has not reached a new low in this many steps.
+_PATIENCE = 5
+#: Users k-medoids is run on (and silhouettes computed on) when n x n exceeds the budget.
+DEFAULT_SAMPLE_SIZE = 5_000
+#: Most users classical MDS embeds (eigh costs O(n³)); more are sampled down.
+DEFAULT_EMBEDDING_USERS = 2_000
+#: Most user pairs the evidence table looks at; more are sampled.
+DEFAULT_EVIDENCE_PAIRS = 2_000_000
+
+
+def default_algorithm(metric: str) -> str:
+    """k-means for the co-rated metrics, k-medoids for Jaccard (and any precomputed matrix)."""
+    return "kmeans" if metric in KMEANS_METRICS else "kmedoids"
+
+
+# -- input ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Policy:
+    """The metric, the value of an undefined pair, the overlap a pair needs to be defined and
+    the shrinkage toward the undefined value (as in :mod:`clusterrec.distances`)."""
+
+    metric: str
+    fallback: float
+    min_overlap: int
+    shrinkage: float = 0.0
+
+    @classmethod
+    def build(
+        cls,
+        R: RatingsLike,
+        metric: str,
+        min_overlap: int,
+        undefined: str | float,
+        shrinkage: float = 0.0,
+    ) -> _Policy:
+        if metric not in METRICS:
+            raise ConfigError(
+                f"metric {metric!r} is not known; accepted values: {', '.join(METRICS)}"
+            )
+        min_overlap = _check_count(min_overlap, "min_overlap")
+        if undefined == "max":
+            fallback = largest_distance(R, metric)
+        elif (
+            isinstance(undefined, int | float)
+            and not isinstance(undefined, bool)
+            and (math.isfinite(undefined) and undefined >= 0)
+        ):
+            fallback = float(undefined)
+        else:
+            raise ConfigError(f"undefined must be 'max' or a finite number >= 0; got {undefined!r}")
+        if (
+            isinstance(shrinkage, bool)
+            or not isinstance(shrinkage, int | float)
+            or not (math.isfinite(shrinkage) and shrinkage >= 0)
+        ):
+            raise ConfigError(f"shrinkage must be a finite number >= 0; got {shrinkage!r}")
+        return cls(metric, fallback, min_overlap, float(shrinkage))
+
+
+@dataclass(frozen=True)
+class _UserRows:
+    """R, its 0/1 mask M and its squares S = R∘R (float64 CSR), shared by every step."""
+
+    values: sp.csr_matrix
+    mask: sp.csr_matrix
+    squares: sp.csr_matrix
+    entry_user: np.ndarray
+
+    @classmethod
+    def build(cls, matrix: sp.csr_matrix) -> _UserRows:
+        mask = matrix.copy()
+        mask.data[:] = 1.0
+        squares = matrix.copy()
+        squares.data **= 2
+        entry_user = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+        return cls(matrix, mask, squares, entry_user)
+
+    @property
+    def n_users(self) -> int:
+        return self.values.shape[0]
+
+    @property
+    def n_rated(self) -> np.ndarray:
+        return np.diff(self.values.indptr).astype(np.float64)
+
+
+@dataclass(frozen=True)
+class _Members:
+    """How centroids were built: the labels, and for each stored rating of user u on movie k
+    the sum and count of the ratings of k in u's cluster (for leave-one-out distances)."""
+
+    labels: np.ndarray
+    entry_sum: np.ndarray
+    entry_count: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Centers:
+    """Centroid values C, their mask Mc and C∘C; the stored entries are the mask. ``members``
+    is set when the centroids are cluster means (None for users as centers)."""
+
+    values: sp.csr_matrix
+    mask: sp.csr_matrix
+    squares: sp.csr_matrix
+    members: _Members | None = None
+
+    @classmethod
+    def from_values(cls, values: sp.csr_matrix, members: _Members | None = None) -> _Centers:
+        mask = values.copy()
+        mask.data[:] = 1.0
+        squares = values.copy()
+        squares.data **= 2
+        return cls(values, mask, squares, members)
+
+    @classmethod
+    def of_users(cls, rows: _UserRows, users: Sequence[int] | np.ndarray) -> _Centers:
+        return cls.from_values(rows.values[np.asarray(users, dtype=np.int64)])
+
+    @property
+    def coverage(self) -> np.ndarray:
+        """Number of movies each centroid covers."""
+        return np.diff(self.values.indptr)
+
+
+def _as_csr(R: RatingsLike) -> sp.csr_matrix:
+    """R as float64 CSR with sorted indices and no stored zeros (0 means "not rated")."""
+    return as_rating_matrix(R)[0]
+
+
+def _check_count(value: object, name: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ConfigError(f"{name} must be an integer >= {low}; got {value!r}")
+    return int(value)
+
+
+def _check_n_clusters(n_clusters: object, n_users: int) -> int:
+    n_clusters = _check_count(n_clusters, "n_clusters")
+    if n_clusters > n_users:
+        raise ConfigError(
+            f"n_clusters={n_clusters} is more than the {n_users:,} users; ask for at most "
+            f"{n_users} clusters or keep more users (--min-ratings/--max-ratings)"
+        )
+    return n_clusters
+
+
+def _check_kmeans_metric(metric: str) -> None:
+    if metric not in KMEANS_METRICS:
+        raise ConfigError(
+            f"k-means needs a metric over co-rated ratings ({', '.join(KMEANS_METRICS)}), not "
+            f"{metric!r}: a centroid has no meaningful {metric} distance; use "
+            "algorithm='kmedoids' or 'agglomerative' on the distance matrix instead"
+        )
+
+
+def _check_square(D: np.ndarray) -> np.ndarray:
+    D = np.asarray(D)
+    if D.ndim != 2 or D.shape[0] != D.shape[1] or D.shape[0] == 0:
+        raise ConfigError(f"a distance matrix must be square n x n with n >= 1; got {D.shape}")
+    low, high = (D.min(), D.max()) if D.size else (0.0, 0.0)  # NaN propagates, no n² temporaries
+    if not (np.isfinite(low) and np.isfinite(high)) or low < 0:
+        raise DataError("the distance matrix holds NaN, infinite or negative values")
+    if D.dtype not in (np.float32, np.float64):
+        D = D.astype(np.float64)
+    return np.ascontiguousarray(D)

@@ -1,0 +1,180 @@
+"""Choosing L: clusterings for a range of L with their objective and silhouette.
+
+**Choosing L**: :func:`sweep_n_clusters` records the objective (elbow) and the silhouette on the
+precomputed distances of the same metric for each L; the suggested L is the one with the
+largest silhouette (ties: the smaller L).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from clusterrec.clustering._common import (
+    DEFAULT_N_INIT,
+    DEFAULT_SAMPLE_SIZE,
+    SUGGESTION_RULE,
+    _as_csr,
+    _check_count,
+)
+from clusterrec.clustering.entry import cluster_users, resolve_algorithm
+from clusterrec.clustering.medoids import sample_users
+from clusterrec.clustering.result import Clustering
+from clusterrec.distances.engine import DEFAULT_MEMORY_BUDGET, DEFAULT_MIN_OVERLAP, dense_bytes
+from clusterrec.distances.pairwise import largest_distance, pairwise_distances
+from clusterrec.errors import ConfigError
+
+if TYPE_CHECKING:
+    from clusterrec.distances.engine import RatingsLike
+
+logger = logging.getLogger("clusterrec")
+
+
+# -- choosing L -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One L of a sweep: the clustering and its silhouette (None when undefined)."""
+
+    clustering: Clustering
+    silhouette: float | None
+    seconds: float
+
+    @property
+    def n_clusters(self) -> int:
+        return self.clustering.n_clusters
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Clusterings for a range of L with one metric, and the distances silhouettes used.
+
+    ``distances`` is the metric's matrix over ``users`` (None: all users).
+    """
+
+    metric: str
+    algorithm: str
+    points: tuple[SweepPoint, ...]
+    distances: np.ndarray = field(repr=False)
+    users: np.ndarray | None = field(default=None, repr=False)
+    rule: str = SUGGESTION_RULE
+
+    @property
+    def suggested(self) -> int | None:
+        """The L with the largest silhouette (ties: the smaller L); None without silhouettes."""
+        scored = [(p.silhouette, -p.n_clusters) for p in self.points if p.silhouette is not None]
+        return -max(scored)[1] if scored else None
+
+    def point(self, n_clusters: int) -> SweepPoint:
+        return next(p for p in self.points if p.n_clusters == n_clusters)
+
+
+def silhouette(D: np.ndarray, labels: np.ndarray) -> float | None:
+    """Mean silhouette on a precomputed distance matrix; None with fewer than 2 clusters used
+    or as many clusters as users (where it is undefined)."""
+    from sklearn.metrics import silhouette_score
+
+    n_used = len(np.unique(labels))
+    if n_used < 2 or n_used >= len(labels):
+        return None
+    return float(silhouette_score(D, labels, metric="precomputed"))
+
+
+def sweep_distances(
+    R: RatingsLike,
+    metric: str,
+    *,
+    min_overlap: int = DEFAULT_MIN_OVERLAP,
+    memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(D, users): the metric's n x n matrix when it fits the budget, else over a sample."""
+    matrix = _as_csr(R)
+    n = matrix.shape[0]
+    users = None
+    if memory_budget is not None and dense_bytes(n) > memory_budget:
+        users = sample_users(n, sample_size, seed)
+    if users is None:
+        return pairwise_distances(R, metric, min_overlap=min_overlap, memory_budget=None), None
+    fallback = largest_distance(R, metric)
+    D = pairwise_distances(
+        matrix[users], metric, min_overlap=min_overlap, undefined=fallback, memory_budget=None
+    )
+    return D, users
+
+
+def sweep_n_clusters(
+    R: RatingsLike,
+    metric: str,
+    n_clusters: Iterable[int],
+    algorithm: str | None = None,
+    *,
+    seed: int = 0,
+    n_init: int = DEFAULT_N_INIT,
+    min_overlap: int = DEFAULT_MIN_OVERLAP,
+    memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
+    sample_size: int = DEFAULT_SAMPLE_SIZE,
+    distances: tuple[np.ndarray, np.ndarray | None] | None = None,
+    progress: bool = False,
+) -> Sweep:
+    """Cluster for each L and record objective (elbow), silhouette and sizes.
+
+    Each L gets its own generator from ``(seed, L)``, so a clustering does not depend on the
+    range swept. Silhouettes use the metric's distance matrix (over a sample of users beyond
+    the memory budget); ``distances`` = ``(D, users)`` from :func:`sweep_distances` reuses one.
+    """
+    from tqdm.auto import tqdm
+
+    algorithm = resolve_algorithm(metric, algorithm)
+    values = sorted({_check_count(L, "n_clusters") for L in n_clusters})
+    if not values:
+        raise ConfigError("give at least one number of clusters")
+    D, users = distances or sweep_distances(
+        R,
+        metric,
+        min_overlap=min_overlap,
+        memory_budget=memory_budget,
+        sample_size=sample_size,
+        seed=seed,
+    )
+    points = []
+    for L in tqdm(
+        values, desc=f"{metric} {algorithm}", disable=None if progress else True, leave=False
+    ):
+        started = time.perf_counter()
+        clustering = cluster_users(
+            R,
+            L,
+            metric,
+            algorithm,
+            distances=D,
+            users=users,
+            seed=_seed_for(seed, L),
+            n_init=n_init,
+            min_overlap=min_overlap,
+            memory_budget=memory_budget,
+            sample_size=sample_size,
+        )
+        labels = clustering.labels if users is None else clustering.labels[users]
+        score = silhouette(D, labels)
+        points.append(SweepPoint(clustering, score, time.perf_counter() - started))
+        logger.info(
+            "sweep %s/%s L=%d: objective %.6g, silhouette %s",
+            metric,
+            algorithm,
+            L,
+            clustering.objective,
+            score,
+        )
+    return Sweep(metric, algorithm, tuple(points), D, users)
+
+
+def _seed_for(seed: int, n_clusters: int) -> np.random.Generator:
+    return np.random.default_rng([_check_count(seed, "seed", low=0), n_clusters])

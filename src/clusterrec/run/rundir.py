@@ -1,0 +1,186 @@
+"""The run directory: figures/, results/, model/, config.toml, manifest.json and report.html."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from clusterrec._atomic import atomic_write
+from clusterrec._files import copy_file, write_csv, write_json
+from clusterrec.run.cache import StageCache
+from clusterrec.run.config import RunConfig
+from clusterrec.run.manifest import build_manifest
+from clusterrec.run.measure import StageRecord
+from clusterrec.run.stages import (
+    ClusteringResult,
+    DataResult,
+    DistanceResult,
+    EvidenceResult,
+    InputFile,
+    KFoldResult,
+    NetworksResult,
+    RecommendationResult,
+    restore_model_folder,
+)
+
+# -- the run directory ----------------------------------------------------------------------------
+
+
+@dataclass
+class RunOutputs:
+    """Every stage's results, as the run directory and the report need them."""
+
+    config: RunConfig
+    source: InputFile
+    data: DataResult
+    distances: dict[str, DistanceResult]
+    clusterings: dict[str, ClusteringResult]
+    evidence: EvidenceResult
+    networks: NetworksResult
+    kfold: KFoldResult
+    recommendations: RecommendationResult
+    titles: pd.Series | None
+    items: Path | None
+
+
+def write_run_directory(
+    out: Path,
+    outputs: RunOutputs,
+    records: list[StageRecord],
+    cache: StageCache,
+    started: float,
+) -> Path:
+    """figures/, results/, model/, config.toml, manifest.json and report.html in ``out``."""
+    from clusterrec import report
+
+    out.mkdir(parents=True, exist_ok=True)
+    figures = export_figures(outputs, out / "figures")
+    export_results(outputs, out / "results")
+    restore_model_folder(outputs.networks.folder / "model", out / "model")
+    with atomic_write(out / "config.toml", "w") as handle:
+        handle.write(outputs.config.to_toml())
+    manifest = write_manifest(out, outputs, records, cache, time.perf_counter() - started)
+    html = report.render_report(report_inputs(outputs, figures, manifest))
+    with atomic_write(out / "report.html", "w") as handle:
+        handle.write(html)
+    return out / "report.html"
+
+
+def write_manifest(
+    out: Path, outputs: RunOutputs, records: list[StageRecord], cache: StageCache, seconds: float
+) -> dict:
+    """manifest.json and results/stages.csv; written again once the report step is measured."""
+    manifest = build_manifest(outputs, records, cache, seconds)
+    write_json(out / "manifest.json", manifest)
+    write_csv(out / "results" / "stages.csv", pd.DataFrame(manifest["stages"]))
+    return manifest
+
+
+def export_figures(outputs: RunOutputs, folder: Path) -> dict[str, Path]:
+    """Copy every figure into ``folder`` under its final name; name -> path."""
+    sources = {
+        "ratings_per_user": outputs.data.folder / "ratings_per_user.png",
+        "rating_span_days": outputs.data.folder / "rating_span_days.png",
+        "learning_curves": outputs.networks.folder / "learning.png",
+        "mae_per_cluster": outputs.networks.folder / "mae.png",
+        "kfold": outputs.kfold.folder / "kfold.png",
+    }
+    for metric, clustering in outputs.clusterings.items():
+        sources[f"choose_L_{metric}"] = clustering.folder / "choose_L.png"
+        sources[f"clusters_2d_{metric}"] = clustering.folder / "clusters_2d.png"
+    return {name: copy_file(path, folder / f"{name}.png") for name, path in sources.items()}
+
+
+def export_results(outputs: RunOutputs, folder: Path) -> None:
+    """Every table of the run as CSV in ``folder``."""
+    data = outputs.data
+    copy_file(data.folder / "user_statistics.csv", folder / "user_statistics.csv")
+    write_csv(folder / "data_counts.csv", data_counts(data.info))
+    counts = data.info["statistics"]["rating_counts"]
+    write_csv(
+        folder / "rating_counts.csv",
+        pd.DataFrame({"rating": list(counts), "count": list(counts.values())}),
+    )
+    for metric, clustering in outputs.clusterings.items():
+        write_csv(folder / f"sweep_{metric}.csv", sweep_table(clustering.summary))
+        labels = pd.DataFrame({"user": data.ratings.user_labels.astype(str)})
+        for L, array in sorted(clustering.labels.items()):
+            labels[f"L{L}"] = array
+        write_csv(folder / f"labels_{metric}.csv", labels)
+    for name in ("evidence", "agreement", "activity_by_cluster", "nearest_neighbour"):
+        copy_file(outputs.evidence.folder / f"{name}.csv", folder / f"{name}.csv")
+    networks = outputs.networks.folder
+    copy_file(networks / "users_protocol.csv", folder / "users_protocol.csv")
+    copy_file(networks / "learning_curves.csv", folder / "learning_curves.csv")
+    copy_file(networks / "neighbours.csv", folder / "neighbours_per_cluster.csv")
+    copy_file(outputs.kfold.folder / "folds.csv", folder / "kfold_folds.csv")
+    copy_file(outputs.kfold.folder / "summary.csv", folder / "kfold_summary.csv")
+    recs = with_titles(outputs.recommendations.recommendations, outputs.titles)
+    write_csv(folder / "recommendations.csv", recs)
+    write_csv(
+        folder / "user_profiles.csv",
+        with_titles(outputs.recommendations.profiles, outputs.titles),
+    )
+
+
+def data_counts(info: dict) -> pd.DataFrame:
+    """Ratings, users and movies read, kept and dropped by the Rmin..Rmax filter."""
+    before, after = info["filter"]["before"], info["filter"]["after"]
+    return pd.DataFrame(
+        [
+            {"what": "read", **before},
+            {"what": "kept", **after},
+            {"what": "dropped", **{k: before[k] - after[k] for k in before}},
+        ]
+    )
+
+
+def sweep_table(summary: dict) -> pd.DataFrame:
+    """One row per L: objective, silhouette, sizes (space-separated), iterations, seconds."""
+    rows = [
+        {**point, "sizes": " ".join(str(s) for s in point["sizes"])} for point in summary["points"]
+    ]
+    return pd.DataFrame(rows)
+
+
+def with_titles(frame: pd.DataFrame, titles: pd.Series | None) -> pd.DataFrame:
+    """``frame`` with a title column after ``item`` when an items table was given."""
+    if titles is None or frame.empty or "item" not in frame:
+        return frame
+    frame = frame.copy()
+    lookup = titles[~titles.index.duplicated()]
+    frame.insert(
+        frame.columns.get_loc("item") + 1,
+        "title",
+        lookup.reindex(frame["item"].astype(str)).fillna("").to_numpy(),
+    )
+    return frame
+
+
+def report_inputs(outputs: RunOutputs, figures: dict[str, Path], manifest: dict) -> object:
+    """The values :func:`clusterrec.report.render_report` shows."""
+    from clusterrec.report.html import ReportInputs
+
+    recs = outputs.recommendations
+    return ReportInputs(
+        config_toml=outputs.config.to_toml(),
+        manifest=manifest,
+        data=outputs.data.info,
+        counts=data_counts(outputs.data.info),
+        figures=figures,
+        sweeps={m: c.summary for m, c in outputs.clusterings.items()},
+        evidence=outputs.evidence.evidence,
+        jaccard=outputs.evidence.jaccard,
+        users_protocol=outputs.networks.table,
+        networks=outputs.networks.meta,
+        neighbours=outputs.networks.neighbours,
+        kfold=outputs.kfold.summary,
+        kfold_meta=outputs.kfold.meta,
+        recommendations=with_titles(recs.recommendations, outputs.titles),
+        profiles=with_titles(recs.profiles, outputs.titles),
+        titles_available=outputs.titles is not None,
+        generated=outputs.source.generated,
+    )
