@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_pipeline import tiny_run
+from helpers import tiny_run
 
 from clusterrec.report.wording import (
     agreement_discussion,
@@ -25,7 +25,7 @@ from clusterrec.report.wording import (
 )
 from clusterrec.run.pipeline import RunResult
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHECK_SCRIPT = ROOT / "scripts" / "check_report.py"
 CHROMIUM = Path("/usr/bin/chromium")
 
