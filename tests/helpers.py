@@ -2,12 +2,72 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from clusterrec.data.ratings import Ratings, RatingScale
 from clusterrec.run.config import RunConfig, config_from_mapping
 from clusterrec.run.pipeline import RunResult, run_pipeline
+
+# -- small random data ----------------------------------------------------------------------------
+
+
+def random_ratings(
+    n_users: int = 60,
+    n_items: int = 40,
+    density: float = 0.3,
+    seed: int = 0,
+    *,
+    cover: bool = False,
+    every_user: int = 0,
+    common_items: int = 0,
+    taste_groups: int = 0,
+    levels: Sequence[float] | None = None,
+    scale: RatingScale | None = None,
+) -> Ratings:
+    """Random ratings of users ``u0..`` on items ``i0..``: each pair rated with probability
+    ``density``, then the guarantees asked for, all drawn from one ``seed``.
+
+    Guarantees (any combination):
+        cover: every user and every item has a rating (one random item per user, then one
+            random rater per item).
+        every_user: user u also rates items u, u+1, ... (mod n_items): at least this many each.
+        common_items: every user rates items i0..i{common_items-1}.
+    Values:
+        taste_groups: 0 for ``levels`` drawn uniformly; g >= 2 for g planted groups on 1..5
+            (user u in group u mod g likes the items i with i mod g == u mod g: mean 4 on
+            them, 2 on the others, normal noise 0.7, rounded and clipped to 1..5).
+        levels: the values drawn when there are no groups (default 1, 2, 3, 4, 5).
+        scale: passed to `Ratings.from_records` (default: detected from the values).
+    """
+    rng = np.random.default_rng(seed)
+    rated = rng.random((n_users, n_items)) < density
+    if cover:
+        rated[np.arange(n_users), rng.integers(0, n_items, n_users)] = True
+        rated[rng.integers(0, n_users, n_items), np.arange(n_items)] = True
+    for shift in range(every_user):
+        rated[np.arange(n_users), (np.arange(n_users) + shift) % n_items] = True
+    rated[:, :common_items] = True
+    users, items = np.nonzero(rated)
+    if taste_groups:
+        if levels is not None:
+            raise ValueError("taste groups rate on 1..5; give either taste_groups or levels")
+        group = np.arange(n_users) % taste_groups
+        likes = (np.arange(n_items)[None, :] % taste_groups) == group[:, None]
+        noise = rng.normal(0, 0.7, rated.shape)
+        values = np.clip(np.rint(3 + np.where(likes, 1.0, -1.0) + noise), 1, 5)[users, items]
+    else:
+        choices = np.arange(1.0, 6.0) if levels is None else np.asarray(levels, np.float64)
+        values = choices[rng.integers(0, len(choices), len(users))]
+    return Ratings.from_records(
+        [f"u{u}" for u in users], [f"i{i}" for i in items], values, scale=scale
+    )
+
+
+# -- a tiny end-to-end run ------------------------------------------------------------------------
 
 #: A run small enough for tests: tiny generated data, L 2..3, 2 folds, 2 models.
 TINY = {
