@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from functools import partial
 
+import helpers
 import numpy as np
 import pytest
 
@@ -17,16 +19,8 @@ from clusterrec.models.baselines import (
     pearson_similarities,
 )
 
-
-def random_ratings(n_users: int, n_items: int, density: float, seed: int) -> Ratings:
-    """Random 1..5 ratings where every user and every item has at least one rating."""
-    rng = np.random.default_rng(seed)
-    rated = rng.random((n_users, n_items)) < density
-    rated[np.arange(n_users), rng.integers(0, n_items, n_users)] = True
-    rated[rng.integers(0, n_users, n_items), np.arange(n_items)] = True
-    users, items = np.nonzero(rated)
-    values = rng.integers(1, 6, len(users))
-    return Ratings.from_records([f"u{u}" for u in users], [f"i{i}" for i in items], values)
+#: random_ratings(n_users, n_items, density, seed): 1..5, every user and every item rated.
+random_ratings = partial(helpers.random_ratings, cover=True)
 
 
 def dense(ratings: Ratings) -> np.ndarray:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
+import helpers
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from torch import nn
 
-from clusterrec.data.ratings import Ratings
 from clusterrec.data.readers import read_ratings
 from clusterrec.errors import ConfigError, DataError
 from clusterrec.evaluation.cross_validation import cross_validate
@@ -29,18 +30,9 @@ from clusterrec.models.presets import PRESETS
 FAST = {"n_clusters": 2, "seed": 0}
 
 
-def random_ratings(n_users: int = 60, n_items: int = 40, density: float = 0.3, seed: int = 0):
-    """Ratings 1..5 with two planted taste groups, every user with at least 3 ratings."""
-    rng = np.random.default_rng(seed)
-    mask = rng.random((n_users, n_items)) < density
-    mask[:, :3] = True
-    group = np.arange(n_users) % 2
-    taste = np.where((np.arange(n_items)[None, :] % 2) == group[:, None], 1.0, -1.0)
-    values = np.clip(np.rint(3 + taste + rng.normal(0, 0.7, mask.shape)), 1, 5)
-    users, items = np.nonzero(mask)
-    return Ratings.from_records(
-        [f"u{u}" for u in users], [f"i{i}" for i in items], values[users, items]
-    )
+#: random_ratings(): 60 users x 40 items, 1..5 with two planted taste groups, every user
+#: rates the first 3 items.
+random_ratings = partial(helpers.random_ratings, common_items=3, taste_groups=2)
 
 
 def small_model(preset: str = "default", **params) -> ClusterNeighborRecommender:

@@ -17,9 +17,7 @@ from helpers import COMPUTING_STAGES, tiny_config, tiny_run
 
 from clusterrec._files import file_sha256
 from clusterrec.cli import main
-from clusterrec.data.io import load_ratings, save_ratings
 from clusterrec.errors import ConfigError
-from clusterrec.evaluation.evidence import activity_by_cluster
 from clusterrec.run import config as run_config
 from clusterrec.run.cache import StageCache, stage_key
 from clusterrec.run.config import (
@@ -157,29 +155,6 @@ def test_peak_memory_is_per_block() -> None:
         array.sum()
         del array
     assert block.peak_mib >= baseline.peak_mib + 200
-
-
-def test_ratings_round_trip_through_npz(tmp_path: Path) -> None:
-    from clusterrec.data.ratings import Ratings
-
-    ratings = Ratings.from_records(["a", "a", "b"], ["x", "y", "x"], [3, 5, 1], [10, 20, 30])
-    loaded = load_ratings(save_ratings(tmp_path / "r.npz", ratings))
-    assert list(loaded.user_labels) == ["a", "b"] and list(loaded.item_labels) == ["x", "y"]
-    np.testing.assert_array_equal(loaded.rating, ratings.rating)
-    np.testing.assert_array_equal(loaded.time, ratings.time)
-    assert loaded.scale == ratings.scale
-
-
-def test_eta_squared_is_one_when_clusters_are_activity(tmp_path: Path) -> None:
-    from clusterrec.data.ratings import Ratings
-
-    users = ["a", "b", "c", "c", "c", "d", "d", "d"]
-    items = ["1", "1", "1", "2", "3", "1", "2", "3"]
-    ratings = Ratings.from_records(users, items, [5] * 8)
-    by_activity = {2: np.array([0, 0, 1, 1])}
-    across = {2: np.array([0, 1, 0, 1])}
-    frame = activity_by_cluster(ratings, {"x": by_activity, "y": across})
-    assert frame["eta_squared"].tolist() == pytest.approx([1.0, 0.0])
 
 
 # -- the run --------------------------------------------------------------------------------------
