@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
 from clusterrec.data.ratings import Ratings, RatingScale
-from clusterrec.run.config import RunConfig, config_from_mapping
-from clusterrec.run.pipeline import RunResult, run_pipeline
+
+if TYPE_CHECKING:  # the run is imported where it is used: data helpers stay light
+    from clusterrec.run.config import RunConfig
+    from clusterrec.run.pipeline import RunResult
 
 # -- small random data ----------------------------------------------------------------------------
 
@@ -94,6 +97,8 @@ COMPUTING_STAGES = (
 
 def tiny_config(**changes: dict) -> RunConfig:
     """TINY with some sections' keys replaced."""
+    from clusterrec.run.config import config_from_mapping
+
     table = {name: dict(values) for name, values in TINY.items()}
     for section, values in changes.items():
         table.setdefault(section, {}).update(values)
@@ -108,6 +113,8 @@ def shared_folders(factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 def tiny_run(factory: pytest.TempPathFactory, out: Path, **kwargs: object) -> RunResult:
     """run_pipeline on TINY with the session's shared stage cache and generated-data home."""
+    from clusterrec.run.pipeline import run_pipeline
+
     cache, home = shared_folders(factory)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(home))

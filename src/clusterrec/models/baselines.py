@@ -58,6 +58,28 @@ class _RatedItemsMixin:
         start, stop = self._rated.indptr[user], self._rated.indptr[user + 1]
         return self._rated.indices[start:stop].astype(np.int64)
 
+    def _rated_arrays(self) -> dict[str, np.ndarray]:
+        """The training matrix as arrays, for `Recommender.save`."""
+        rated = self._rated
+        return {
+            "rated_data": rated.data,
+            "rated_indices": rated.indices,
+            "rated_indptr": rated.indptr,
+            "rated_shape": np.asarray(rated.shape, dtype=np.int64),
+        }
+
+    def _restore_rated(self, arrays: dict[str, np.ndarray]) -> sp.csr_matrix:
+        """The training matrix from :meth:`_rated_arrays`, checked against the id maps."""
+        shape = tuple(int(n) for n in arrays["rated_shape"])
+        if shape != (len(self.user_index_), len(self.item_index_)):
+            raise ValueError(f"rating matrix of shape {shape} does not fit the id maps")
+        matrix = sp.csr_matrix(
+            (arrays["rated_data"], arrays["rated_indices"], arrays["rated_indptr"]), shape=shape
+        )
+        matrix.check_format(full_check=True)
+        self._rated = matrix
+        return matrix
+
 
 def _unknown(users: np.ndarray, items: np.ndarray) -> np.ndarray:
     """Pairs with a user or an item not seen in training (code -1)."""
@@ -80,6 +102,12 @@ class GlobalMean(_RatedItemsMixin, Recommender):
     def _predict_codes(self, users: np.ndarray, items: np.ndarray) -> Predictions:
         rating = np.full(len(users), self.global_mean_, dtype=np.float64)
         return Predictions(rating, _unknown(users, items))
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        return self._rated_arrays()
+
+    def _restore_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self._restore_rated(arrays)
 
 
 class BiasBaseline(_RatedItemsMixin, Recommender):
@@ -146,6 +174,18 @@ class BiasBaseline(_RatedItemsMixin, Recommender):
     def _predict_codes(self, users: np.ndarray, items: np.ndarray) -> Predictions:
         rating = self.global_mean_ + self.biases(users, items)
         return Predictions(rating, _unknown(users, items))
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            **self._rated_arrays(),
+            "user_bias": self.user_bias_,
+            "item_bias": self.item_bias_,
+        }
+
+    def _restore_state(self, arrays: dict[str, np.ndarray]) -> None:
+        rated = self._restore_rated(arrays)
+        self.user_bias_ = _vector(arrays["user_bias"], rated.shape[0], np.float64)
+        self.item_bias_ = _vector(arrays["item_bias"], rated.shape[1], np.float64)
 
 
 def fit_biases(
@@ -265,6 +305,26 @@ class UserKNN(_RatedItemsMixin, Recommender):
             where = positions[first : first + chunk][has_evidence]
             rating[where] = self.user_mean_[who[has_evidence]] + offset
             fallback[where] = False
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        return {
+            **self._rated_arrays(),
+            "user_mean": self.user_mean_,
+            "similarity": self.similarity_,
+        }
+
+    def _restore_state(self, arrays: dict[str, np.ndarray]) -> None:
+        matrix = self._restore_rated(arrays)
+        n = matrix.shape[0]
+        self.user_mean_ = _vector(arrays["user_mean"], n, np.float64)
+        similarity = arrays["similarity"]
+        if similarity.shape != (n, n) or similarity.dtype != np.float32:
+            raise ValueError(f"similarity of shape {similarity.shape} does not fit {n} users")
+        self.similarity_ = similarity
+        columns = matrix.tocsc()
+        columns.sort_indices()
+        self._raters = columns
+        self._rater_deviation = columns.data - self.user_mean_[columns.indices]
 
 
 def _top_k_per_column(similarity: np.ndarray, k: int) -> np.ndarray:
@@ -391,6 +451,13 @@ def _check_budget(n: int, budget: int | None) -> None:
             f"{budget:,} bytes ({budget / 1024**3:.2f} GiB); raise memory_budget or keep fewer "
             "users (filter by their number of ratings)"
         )
+
+
+def _vector(array: np.ndarray, length: int, dtype: type) -> np.ndarray:
+    """A saved 1-D array of ``length`` values of ``dtype`` (ValueError otherwise)."""
+    if array.shape != (length,) or array.dtype != dtype:
+        raise ValueError(f"array of shape {array.shape} ({array.dtype}) where {length} expected")
+    return array
 
 
 def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -1,20 +1,39 @@
 """What every recommender in clusterrec shares: id maps, predictions with visible fallbacks,
-top-N recommendations.
+top-N recommendations, and the saved-model format.
 
 A recommender is fitted on `Ratings` and predicts for original ids. Internally it works on
 integer codes of its training vocabulary; ids it never saw get code -1, and a prediction it
 cannot make from evidence is flagged as a fallback rather than hidden in an average.
+
+A saved model is a folder with ``model.json`` (``format`` "clusterrec.<class name>",
+``format_version``, the constructor's parameters, scale, global mean) and ``arrays.npz`` (the
+id maps and the fitted arrays, read with ``allow_pickle=False``): see
+:func:`write_model_files` and :func:`read_model_files`. No pickle anywhere.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import json
+import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from clusterrec._atomic import atomic_write
 from clusterrec.data.ratings import Ratings, RatingScale
 from clusterrec.errors import ConfigError, DataError
+
+#: Version of the saved-model format :meth:`Recommender.save` writes; checked on load.
+MODEL_FORMAT_VERSION = 1
+#: The saved model's metadata (written last: a folder with it is complete).
+META_FILE = "model.json"
+#: The saved model's arrays (id maps and fitted state), loaded with ``allow_pickle=False``.
+ARRAYS_FILE = "arrays.npz"
 
 
 @dataclass(frozen=True)
@@ -140,6 +159,133 @@ class Recommender:
     def _check_fitted(self) -> None:
         if not hasattr(self, "user_index_"):
             raise ConfigError(f"{type(self).__name__} is not fitted yet; call fit(ratings) first")
+
+    # -- persistence ------------------------------------------------------------------------------
+
+    def save(self, folder: str | Path) -> Path:
+        """Write the fitted model to ``folder`` (model.json + arrays.npz, no pickle); returns
+        the folder. :meth:`load` gives a model with bit-identical predictions."""
+        self._check_fitted()
+        meta = {
+            "params": self._params(),
+            "scale": [self.scale_.low, self.scale_.high, self.scale_.step],
+            "global_mean": self.global_mean_,
+        }
+        arrays = {
+            "user_labels": np.asarray(self.user_index_, dtype=str),
+            "item_labels": np.asarray(self.item_index_, dtype=str),
+            **self._state_arrays(),
+        }
+        return write_model_files(folder, type(self).__name__, meta, arrays)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Recommender:
+        """A model written by :meth:`save` of this class. A missing, damaged or foreign folder
+        (another model, another format version) is a `DataError` naming the folder."""
+        meta, arrays = read_model_files(folder, cls.__name__)
+        with damaged_model_files(folder):
+            model = cls(**meta["params"])
+            model.user_index_ = pd.Index(arrays["user_labels"].astype(object))
+            model.item_index_ = pd.Index(arrays["item_labels"].astype(object))
+            model.scale_ = RatingScale(*meta["scale"])
+            model.global_mean_ = float(meta["global_mean"])
+            model._restore_state(arrays)
+        return model
+
+    def _params(self) -> dict:
+        """The constructor's arguments, as stored (for saving)."""
+        names = list(inspect.signature(type(self).__init__).parameters)[1:]
+        return {name: getattr(self, name) for name in names if hasattr(self, name)}
+
+    def _state_arrays(self) -> dict[str, np.ndarray]:
+        """The fitted state besides the id maps, as named arrays (for saving)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be saved")
+
+    def _restore_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Set the fitted state from :meth:`_state_arrays`' arrays (after loading)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be loaded")
+
+
+# -- the saved-model format -----------------------------------------------------------------------
+
+
+def write_model_files(
+    folder: str | Path,
+    kind: str,
+    meta: dict,
+    arrays: dict[str, np.ndarray],
+    *,
+    version: int = MODEL_FORMAT_VERSION,
+) -> Path:
+    """Write ``arrays`` to ``folder/arrays.npz`` and ``meta`` (plus ``format``
+    "clusterrec.<kind>" and ``format_version``) to ``folder/model.json``, each atomically.
+
+    An old model.json is removed first and the new one written last, so an interrupted save
+    leaves a folder that :func:`read_model_files` refuses rather than a mix of two models.
+    Other files of a model (such as network weights) belong before this call.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / META_FILE).unlink(missing_ok=True)
+    with atomic_write(folder / ARRAYS_FILE, "wb") as handle:
+        np.savez(handle, **arrays)
+    document = {"format": f"clusterrec.{kind}", "format_version": version, **meta}
+    with atomic_write(folder / META_FILE, "w") as handle:
+        json.dump(document, handle, indent=2, allow_nan=False)
+        handle.write("\n")
+    return folder
+
+
+def read_model_files(
+    folder: str | Path, kind: str, *, version: int = MODEL_FORMAT_VERSION
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """(model.json's content, arrays.npz's arrays) of a folder :func:`write_model_files`
+    wrote for ``kind``; a `DataError` naming the folder when it is missing, damaged, holds
+    another kind of model or another format version."""
+    folder = Path(folder)
+    path = folder / META_FILE
+    if not path.is_file():
+        raise DataError(f"{folder}: not a saved clusterrec model (no {META_FILE})")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"{folder}: damaged model folder ({META_FILE}: {error})") from None
+    found = meta.get("format") if isinstance(meta, dict) else None
+    if found != f"clusterrec.{kind}":
+        raise DataError(
+            f"{folder}: holds {found or 'no clusterrec model'!s}, not a saved clusterrec.{kind}; "
+            f"load it with the class that saved it"
+        )
+    if meta.get("format_version") != version:
+        raise DataError(
+            f"{folder}: written by model format version {meta.get('format_version')!r}; this "
+            f"clusterrec reads version {version}. Train the model again with this version"
+        )
+    with damaged_model_files(folder):
+        with np.load(folder / ARRAYS_FILE, allow_pickle=False) as stored:
+            arrays = {name: stored[name] for name in stored.files}
+    return meta, arrays
+
+
+@contextlib.contextmanager
+def damaged_model_files(folder: str | Path) -> Iterator[None]:
+    """Turn what a damaged saved model raises while it is read into a `DataError` naming
+    the folder."""
+    try:
+        yield
+    except (
+        OSError,
+        EOFError,
+        KeyError,
+        IndexError,
+        TypeError,
+        ValueError,
+        zipfile.BadZipFile,
+    ) as error:
+        if isinstance(error, DataError):
+            raise
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DataError(f"{folder}: damaged model folder ({reason})") from None
 
 
 def clip_to_scale(values: np.ndarray, scale: RatingScale) -> np.ndarray:
