@@ -1,4 +1,5 @@
-"""Shared fixtures: real data sets from ../shared (skipped only where truly absent)."""
+"""Shared fixtures: small random ratings, and real data sets from ../shared (skipped only
+where truly absent)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,19 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import random_ratings
+
+from clusterrec.data.ratings import Ratings
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 ML_LATEST_SMALL = SHARED / "datasets" / "ml-latest-small-2016"
+
+
+@pytest.fixture(scope="session")
+def taste_ratings() -> Ratings:
+    """30 users x 24 items rated 1..5 by two planted taste groups; every user rates i0..i2."""
+    return random_ratings(30, 24, 0.3, seed=11, common_items=3, taste_groups=2)
 
 
 @pytest.fixture(scope="session")
