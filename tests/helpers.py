@@ -70,6 +70,37 @@ def random_ratings(
     )
 
 
+# -- small ratings files --------------------------------------------------------------------------
+
+#: Three records in the IMDB layout of the assignment's Dataset.npy (user, movie, rating, date).
+IMDB_LINES = [
+    "ur1,tt0000001,10,16 January 2005",
+    "ur1,tt0000002,7,5 March 2010",
+    "ur2,tt0000001,3,1 December 1999",
+]
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    """``text`` written to ``tmp_path / name`` (UTF-8); returns the path."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def frame_of(ratings: Ratings) -> list[tuple]:
+    """(user, item, rating, date or None) of each record, for comparing what was read."""
+    frame = ratings.to_frame()
+    return list(
+        zip(
+            frame["user"].astype(str),
+            frame["item"].astype(str),
+            frame["rating"].tolist(),
+            frame["time"].dt.strftime("%Y-%m-%d") if "time" in frame else [None] * len(frame),
+            strict=True,
+        )
+    )
+
+
 # -- a tiny end-to-end run ------------------------------------------------------------------------
 
 #: A run small enough for tests: tiny generated data, L 2..3, 2 folds, 2 models.
