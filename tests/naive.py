@@ -134,18 +134,26 @@ def co_rated_counts(R) -> np.ndarray:
     return out
 
 
-def nearest_neighbors(distances: np.ndarray, k: int, groups=None) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbors(
+    distances: np.ndarray, k: int, groups=None, allowed=None
+) -> tuple[np.ndarray, np.ndarray]:
     """Each row's k nearest other rows of a dense distance matrix, by sorting whole rows.
 
-    Candidates are the other members of the row's group; order is (distance, index); rows with
-    fewer than k candidates are padded with index -1 and distance +inf.
+    Candidates are the other members of the row's group (and, with ``allowed``, only the
+    columns where it is True); order is (distance, index); rows with fewer than k candidates
+    are padded with index -1 and distance +inf.
     """
     n = len(distances)
     labels = [0] * n if groups is None else list(groups)
+    allowed = [True] * n if allowed is None else list(allowed)
     indices = np.full((n, k), -1, dtype=np.int64)
     values = np.full((n, k), np.inf, dtype=np.float32)
     for u in range(n):
-        candidates = [(distances[u, v], v) for v in range(n) if v != u and labels[v] == labels[u]]
+        candidates = [
+            (distances[u, v], v)
+            for v in range(n)
+            if v != u and labels[v] == labels[u] and allowed[v]
+        ]
         for j, (d, v) in enumerate(sorted(candidates)[:k]):
             indices[u, j] = v
             values[u, j] = d

@@ -21,7 +21,7 @@ from clusterrec.clustering.kmeans import MaskedKMeans, _reseed_empty, masked_kme
 from clusterrec.clustering.linkage import LinkageClustering, linkage_precomputed
 from clusterrec.clustering.medoids import KMedoidsClustering, kmedoids_precomputed, kmedoids_sampled
 from clusterrec.clustering.sweep import silhouette, sweep_n_clusters
-from clusterrec.distances.engine import DEFAULT_SHRINKAGE
+from clusterrec.distances.engine import MEASURED_SHRINKAGE
 from clusterrec.distances.pairwise import pairwise_distances
 from clusterrec.errors import ConfigError, MemoryBudgetError
 from clusterrec.evaluation.evidence import metric_evidence
@@ -189,13 +189,19 @@ def test_average_linkage_and_its_medoid_objective() -> None:
 
 def test_sampled_kmedoids_assigns_everyone_to_the_nearest_medoid(planted) -> None:
     R, truth = planted
-    result = kmedoids_sampled(R, 3, "euclidean", sample_size=45, seed=2)
+    beta = MEASURED_SHRINKAGE  # as the run clusters; user-medoid distances are user pairs
+    result = kmedoids_sampled(R, 3, "euclidean", sample_size=45, shrinkage=beta, seed=2)
     assert len(result.sample) == 45 and len(result.labels) == R.shape[0]
-    distances = distances_to_centers(R, R[result.medoids], "euclidean", shrinkage=DEFAULT_SHRINKAGE)
+    distances = distances_to_centers(R, R[result.medoids], "euclidean", shrinkage=beta)
     np.testing.assert_array_equal(result.labels, distances.argmin(axis=1))
     assert adjusted_rand_score(truth, result.labels) >= 0.9
-    model = KMedoidsClustering(3, "euclidean", memory_budget=0, sample_size=45, seed=2).fit(R)
+    model = KMedoidsClustering(
+        3, "euclidean", shrinkage=beta, memory_budget=0, sample_size=45, seed=2
+    ).fit(R)
     np.testing.assert_array_equal(model.labels_, result.labels)
+    literal = kmedoids_sampled(R, 3, "euclidean", sample_size=45, seed=2)  # default: beta = 0
+    plain = distances_to_centers(R, R[literal.medoids], "euclidean")
+    np.testing.assert_array_equal(literal.labels, plain.argmin(axis=1))
 
 
 def test_estimators_follow_the_scikit_learn_contract(planted) -> None:

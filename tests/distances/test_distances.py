@@ -15,7 +15,7 @@ from hypothesis.extra.numpy import arrays
 
 from clusterrec.data import Ratings, RatingScale
 from clusterrec.distances import engine as D
-from clusterrec.distances.engine import METRICS
+from clusterrec.distances.engine import DEFAULT_SHRINKAGE, MEASURED_SHRINKAGE, METRICS
 from clusterrec.distances.neighbors import nearest_neighbors
 from clusterrec.distances.pairwise import co_rated_counts, largest_distance, pairwise_distances
 from clusterrec.errors import ConfigError, DataError, MemoryBudgetError
@@ -94,6 +94,27 @@ def test_matches_naive_loops(R, metric, min_overlap, shrinkage, undefined, block
         R, metric, min_overlap=min_overlap, shrinkage=shrinkage, undefined=fixed
     )
     assert np.abs(got - ref).max(initial=0) < TOLERANCE
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    R=st.sampled_from(sorted(RATING_VALUES)).flatmap(rating_matrices),
+    metric=st.sampled_from(["euclidean", "cosine"]),
+)
+def test_default_arguments_give_the_literal_formulas(R, metric):
+    """``pairwise_distances(R, m)`` is the assignment's formula: no shrinkage, one co-rated
+    item enough; only a pair without any co-rated item gets the metric's largest value."""
+    assert DEFAULT_SHRINKAGE == 0
+    got = pairwise_distances(R, metric)
+    rows = naive.dense_rows(R)
+    fallback = naive.largest_value(rows, metric)
+    for u, v in np.ndindex(got.shape):
+        literal = naive.METRICS[metric](rows[u], rows[v])
+        expected = 0.0 if u == v else fallback if literal is None else literal
+        assert abs(got[u, v] - expected) < TOLERANCE, (u, v)
+    indices, distances = nearest_neighbors(R, metric, 2)
+    ref_indices, ref_distances = naive.nearest_neighbors(got, 2)
+    assert np.array_equal(indices, ref_indices) and np.array_equal(distances, ref_distances)
 
 
 @pytest.mark.parametrize("dense_share", [0.0, 0.1, 1.1])
@@ -278,6 +299,50 @@ def test_top_k_equals_sorting_the_dense_rows(data, R, metric, k, with_groups, bl
     assert not (indices == np.arange(n)[:, None]).any()
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    data=st.data(),
+    R=rating_matrices(max_users=12),
+    metric=st.sampled_from(METRICS),
+    k=st.integers(1, 5),
+    with_groups=st.booleans(),
+    block_size=st.one_of(st.none(), st.integers(1, 4)),
+)
+def test_top_k_among_candidates_equals_sorting_the_allowed_columns(
+    data, R, metric, k, with_groups, block_size
+):
+    n = R.shape[0]
+    candidates = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    groups = None
+    if with_groups:
+        groups = np.array(data.draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)))
+    options = {"min_overlap": 2, "shrinkage": 1.0}
+    indices, distances = nearest_neighbors(
+        R, metric, k, groups, candidates=candidates, block_size=block_size, **options
+    )
+    dense = pairwise_distances(R, metric, **options)  # itself checked against the naive loops
+    ref_indices, ref_distances = naive.nearest_neighbors(dense, k, groups, candidates)
+    assert np.array_equal(indices, ref_indices)
+    assert np.array_equal(distances, ref_distances)
+    found = indices >= 0
+    assert candidates[indices[found]].all()  # only allowed users are neighbours
+    assert not (indices == np.arange(n)[:, None]).any()
+
+
+def test_candidates_exclude_users_but_every_user_gets_neighbours():
+    R = csr([[5, 0], [5, 0], [4, 0], [0, 1]])
+    allowed = np.array([False, True, False, True])
+    indices, distances = nearest_neighbors(R, "euclidean", 2, candidates=allowed)
+    assert indices.tolist() == [[1, 3], [3, -1], [1, 3], [1, -1]]
+    assert distances[0, 0] == 0 and distances[2, 0] == 1 and np.isinf(distances[1, 1])
+    none = nearest_neighbors(R, "jaccard", 1, candidates=np.zeros(4, dtype=bool))
+    assert (none[0] == -1).all() and np.isinf(none[1]).all()
+    with pytest.raises(ConfigError, match="candidates"):
+        nearest_neighbors(R, "jaccard", 1, candidates=[1, 0, 1, 0])
+    with pytest.raises(ConfigError, match="candidates"):
+        nearest_neighbors(R, "jaccard", 1, candidates=np.ones(3, dtype=bool))
+
+
 def test_ties_go_to_the_smaller_index_and_self_is_never_a_neighbour():
     R = csr([[5, 0], [5, 0], [5, 0], [5, 0], [0, 1]])
     indices, distances = nearest_neighbors(R, "euclidean", 3, **PLAIN)
@@ -326,10 +391,10 @@ def test_default_budget_refuses_a_large_matrix_before_any_work():
         pairwise_distances(R, "jaccard")
 
 
-# -- the default against few co-rated movies ----------------------------------------------------
+# -- the measured shrinkage against few co-rated movies -------------------------------------------
 
 
-def test_default_keeps_pairs_sharing_few_movies_from_reading_as_identical():
+def test_measured_shrinkage_keeps_pairs_sharing_few_movies_from_reading_as_identical():
     """Users 0 and 1 share one movie rated alike; 0 and 2 share ten, rated a little apart."""
     rng = np.random.default_rng(0)
     base = rng.integers(3, 9, 12).astype(np.float32)
@@ -345,9 +410,10 @@ def test_default_keeps_pairs_sharing_few_movies_from_reading_as_identical():
     for metric in ("euclidean_rms", "cosine"):
         plain = pairwise_distances(R, metric, **PLAIN)
         assert plain[0, 1] == 0.0 < plain[0, 2]  # the problem: one shared movie reads as 0
-        default = pairwise_distances(R, metric)
-        assert default[0, 1] > default[0, 2], metric
-        assert nearest_neighbors(R, metric, 1)[0][0, 0] == 2
+        assert np.array_equal(pairwise_distances(R, metric), plain)  # the default is plain
+        measured = pairwise_distances(R, metric, shrinkage=MEASURED_SHRINKAGE)
+        assert measured[0, 1] > measured[0, 2], metric
+        assert nearest_neighbors(R, metric, 1, shrinkage=MEASURED_SHRINKAGE)[0][0, 0] == 2
 
 
 # -- parameters -------------------------------------------------------------------------------

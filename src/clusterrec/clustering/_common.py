@@ -1,9 +1,8 @@
-"""Names, defaults and input checks shared by the clusterers; the sparse operands of users and
-centres."""
+"""Names, defaults and input checks shared by the clusterers; users and centres as operands of
+the distances engine."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -11,8 +10,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
-from clusterrec.distances.engine import CO_RATED_METRICS, METRICS, as_rating_matrix
-from clusterrec.distances.pairwise import largest_distance
+from clusterrec.distances.engine import (
+    CO_RATED_METRICS,
+    _check_metrics,
+    _Columns,
+    _Operands,
+    _Policy,
+    as_rating_matrix,
+)
 from clusterrec.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
@@ -48,74 +53,37 @@ def default_algorithm(metric: str) -> str:
 # -- input ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Policy:
-    """The metric, the value of an undefined pair, the overlap a pair needs to be defined and
-    the shrinkage toward the undefined value (as in :mod:`clusterrec.distances`)."""
-
-    metric: str
-    fallback: float
-    min_overlap: int
-    shrinkage: float = 0.0
-
-    @classmethod
-    def build(
-        cls,
-        R: RatingsLike,
-        metric: str,
-        min_overlap: int,
-        undefined: str | float,
-        shrinkage: float = 0.0,
-    ) -> _Policy:
-        if metric not in METRICS:
-            raise ConfigError(
-                f"metric {metric!r} is not known; accepted values: {', '.join(METRICS)}"
-            )
-        min_overlap = _check_count(min_overlap, "min_overlap")
-        if undefined == "max":
-            fallback = largest_distance(R, metric)
-        elif (
-            isinstance(undefined, int | float)
-            and not isinstance(undefined, bool)
-            and (math.isfinite(undefined) and undefined >= 0)
-        ):
-            fallback = float(undefined)
-        else:
-            raise ConfigError(f"undefined must be 'max' or a finite number >= 0; got {undefined!r}")
-        if (
-            isinstance(shrinkage, bool)
-            or not isinstance(shrinkage, int | float)
-            or not (math.isfinite(shrinkage) and shrinkage >= 0)
-        ):
-            raise ConfigError(f"shrinkage must be a finite number >= 0; got {shrinkage!r}")
-        return cls(metric, fallback, min_overlap, float(shrinkage))
+def _build_policy(
+    R: RatingsLike,
+    metric: str,
+    min_overlap: int,
+    undefined: str | float,
+    shrinkage: float = 0.0,
+) -> tuple[sp.csr_matrix, _Policy]:
+    """R as float64 CSR and the distances engine's policy for one metric on it."""
+    (metric,) = _check_metrics(metric)
+    matrix, spread = as_rating_matrix(R)
+    return matrix, _Policy.build(matrix, spread, (metric,), min_overlap, shrinkage, undefined)
 
 
 @dataclass(frozen=True)
 class _UserRows:
-    """R, its 0/1 mask M and its squares S = R∘R (float64 CSR), shared by every step."""
+    """R (float64 CSR), the user of each stored rating, and R as the left operand of the
+    engine's products (every item, sparse): shared by every step."""
 
     values: sp.csr_matrix
-    mask: sp.csr_matrix
-    squares: sp.csr_matrix
+    operands: _Operands
     entry_user: np.ndarray
 
     @classmethod
     def build(cls, matrix: sp.csr_matrix) -> _UserRows:
-        mask = matrix.copy()
-        mask.data[:] = 1.0
-        squares = matrix.copy()
-        squares.data **= 2
+        operands = _Operands.build(matrix, with_values=True, split_items=False)
         entry_user = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-        return cls(matrix, mask, squares, entry_user)
+        return cls(matrix, operands, entry_user)
 
     @property
     def n_users(self) -> int:
         return self.values.shape[0]
-
-    @property
-    def n_rated(self) -> np.ndarray:
-        return np.diff(self.values.indptr).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -130,21 +98,18 @@ class _Members:
 
 @dataclass(frozen=True)
 class _Centers:
-    """Centroid values C, their mask Mc and C∘C; the stored entries are the mask. ``members``
-    is set when the centroids are cluster means (None for users as centers)."""
+    """Centroid values C (the stored entries are the mask) and C as the right operand of the
+    engine's products. ``members`` is set when the centroids are cluster means (None for
+    users as centers)."""
 
     values: sp.csr_matrix
-    mask: sp.csr_matrix
-    squares: sp.csr_matrix
+    columns: _Columns
     members: _Members | None = None
 
     @classmethod
     def from_values(cls, values: sp.csr_matrix, members: _Members | None = None) -> _Centers:
-        mask = values.copy()
-        mask.data[:] = 1.0
-        squares = values.copy()
-        squares.data **= 2
-        return cls(values, mask, squares, members)
+        operands = _Operands.build(values, with_values=True, split_items=False)
+        return cls(values, operands.as_columns(), members)
 
     @classmethod
     def of_users(cls, rows: _UserRows, users: Sequence[int] | np.ndarray) -> _Centers:

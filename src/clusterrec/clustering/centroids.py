@@ -1,5 +1,10 @@
 """Distances from users to centres (centroids or medoid users) over the movies both cover.
 
+The distances engine computes them (:mod:`clusterrec.distances.engine`): the same policy, sums
+and formulas as user pairs, with the centres as the right-hand side of the products (users
+``R``, mask ``M``, squares ``S``; centres ``C``, mask ``Mc``): overlap ``M·Mcᵀ``, ``R·Cᵀ``,
+``S·Mcᵀ`` and ``M·(C∘C)ᵀ``.
+
 **Undefined distances.** A user-centroid pair sharing fewer than ``min_overlap`` movies gets the
 metric's largest value on the data (:func:`clusterrec.distances.largest_distance`), as in
 :mod:`clusterrec.distances`; nothing is ever NaN. A user who shares no movie with *any*
@@ -8,19 +13,25 @@ the most movies (ties: the lower index): the centroid most likely to share movie
 after the next update. Such users are counted in ``n_uncovered``. User-centroid distances are
 not shrunk toward the undefined value (``shrinkage`` of :mod:`clusterrec.distances`): that
 guards user pairs sharing one or two movies, while a centroid covers many; user-medoid
-distances (the sampled k-medoids path) are user pairs and use the distances' default.
+distances (the sampled k-medoids path) are user pairs and take the ``shrinkage`` given to
+:func:`~clusterrec.clustering.kmedoids_sampled` (0 by default; the run passes the measured 2).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
-from clusterrec.clustering._common import _as_csr, _Centers, _Members, _Policy, _UserRows
-from clusterrec.distances.engine import DEFAULT_MIN_OVERLAP
+from clusterrec.clustering._common import _build_policy, _Centers, _Members, _UserRows
+from clusterrec.distances.engine import (
+    DEFAULT_MIN_OVERLAP,
+    _block_sums,
+    _BlockSums,
+    _distances,
+    _Policy,
+)
 from clusterrec.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -30,56 +41,12 @@ if TYPE_CHECKING:
 # -- user-centroid distances ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _CenterSums:
-    """The sparse products between users and centroids, float64 n x L."""
-
-    overlap: np.ndarray
-    dot: np.ndarray
-    user_squares: np.ndarray
-    center_squares: np.ndarray
-
-
-def _center_sums(rows: _UserRows, centers: _Centers) -> _CenterSums:
-    """overlap = M·Mcᵀ, dot = R·Cᵀ, user squares = S·Mcᵀ, center squares = M·(C∘C)ᵀ."""
-    n_centers = centers.values.shape[0]
-    stacked = sp.vstack([centers.mask, centers.squares], format="csr")
-    both = (rows.mask @ stacked.T).toarray()
-    dot = (rows.values @ centers.values.T).toarray()
-    user_squares = (rows.squares @ centers.mask.T).toarray()
-    return _CenterSums(both[:, :n_centers], dot, user_squares, both[:, n_centers:])
-
-
 def _center_distances(
     rows: _UserRows, centers: _Centers, policy: _Policy
 ) -> tuple[np.ndarray, np.ndarray]:
     """(distances, overlap): float64 n x L, undefined pairs at ``policy.fallback``."""
-    if policy.metric == "jaccard":
-        overlap = (rows.mask @ centers.mask.T).toarray()
-        union = rows.n_rated[:, None] + centers.coverage[None, :] - overlap
-        share = np.divide(overlap, union, out=np.zeros_like(union), where=union > 0)
-        return np.where(union > 0, 1.0 - share, policy.fallback), overlap
-    sums = _center_sums(rows, centers)
-    return _distances_from_sums(sums, policy), sums.overlap
-
-
-def _distances_from_sums(sums: _CenterSums, policy: _Policy) -> np.ndarray:
-    """A co-rated metric from the products; pairs with too little overlap at the fallback."""
-    squared = sums.user_squares + sums.center_squares - 2.0 * sums.dot
-    np.maximum(squared, 0.0, out=squared)
-    if policy.metric == "euclidean":
-        raw = np.sqrt(squared)
-    elif policy.metric == "euclidean_rms":
-        mean = np.divide(squared, sums.overlap, out=np.zeros_like(squared), where=sums.overlap > 0)
-        raw = np.sqrt(mean)
-    else:
-        norms = np.sqrt(sums.user_squares * sums.center_squares)
-        similarity = np.divide(sums.dot, norms, out=np.zeros_like(norms), where=norms > 0)
-        raw = 1.0 - np.clip(similarity, -1.0, 1.0)
-    if policy.shrinkage > 0:
-        weight = sums.overlap / (sums.overlap + policy.shrinkage)
-        raw = weight * raw + (1.0 - weight) * policy.fallback
-    return np.where(sums.overlap >= policy.min_overlap, raw, policy.fallback)
+    sums = _block_sums(rows.operands, centers.columns, policy)
+    return _distances(sums, policy)[policy.metric], sums.overlap
 
 
 def _own_center_distances(
@@ -100,13 +67,13 @@ def _own_center_distances(
         return np.bincount(rows.entry_user, weights=weight * values, minlength=n)
 
     overlap = per_user(np.ones_like(ratings))
-    sums = _CenterSums(
+    sums = _BlockSums(
         overlap[:, None],
-        per_user(ratings * center)[:, None],
-        per_user(ratings * ratings)[:, None],
-        per_user(center * center)[:, None],
+        dot=per_user(ratings * center)[:, None],
+        squares_left=per_user(ratings * ratings)[:, None],
+        squares_right=per_user(center * center)[:, None],
     )
-    return _distances_from_sums(sums, policy)[:, 0], overlap
+    return _distances(sums, policy)[policy.metric][:, 0], overlap
 
 
 def distances_to_centers(
@@ -127,8 +94,7 @@ def distances_to_centers(
     :func:`clusterrec.distances.pairwise_distances` (off by default: a centroid covers many
     movies).
     """
-    policy = _Policy.build(R, metric, min_overlap, undefined, shrinkage)
-    matrix = _as_csr(R)
+    matrix, policy = _build_policy(R, metric, min_overlap, undefined, shrinkage)
     center_values = sp.csr_matrix(centers, dtype=np.float64)
     if center_values.shape[1] != matrix.shape[1]:
         raise ConfigError(

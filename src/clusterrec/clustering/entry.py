@@ -22,6 +22,7 @@ from clusterrec.clustering.result import Clustering
 from clusterrec.distances.engine import (
     DEFAULT_MEMORY_BUDGET,
     DEFAULT_MIN_OVERLAP,
+    DEFAULT_SHRINKAGE,
     METRICS,
     dense_bytes,
 )
@@ -64,6 +65,7 @@ def cluster_users(
     seed: int | np.random.Generator = 0,
     n_init: int = DEFAULT_N_INIT,
     min_overlap: int = DEFAULT_MIN_OVERLAP,
+    shrinkage: float = DEFAULT_SHRINKAGE,
     memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
 ) -> Clustering:
@@ -72,7 +74,9 @@ def cluster_users(
     k-medoids and average linkage use ``distances`` when given (the same metric, over all
     users, or over the sorted rows ``users``), else compute them when 4·n² bytes fit
     ``memory_budget``. Beyond it (or given a sample) k-medoids takes the sampled path and
-    average linkage is refused.
+    average linkage is refused. ``shrinkage`` applies to user-user and user-medoid distances
+    (as in :func:`clusterrec.distances.pairwise_distances`); k-means never shrinks
+    user-centroid distances.
     """
     algorithm = resolve_algorithm(metric, algorithm)
     if algorithm == "kmeans":
@@ -94,13 +98,14 @@ def cluster_users(
             metric,
             sample_size=sample_size,
             min_overlap=min_overlap,
+            shrinkage=shrinkage,
             sample=users,
             sample_distances=distances if users is not None else None,
             seed=seed,
         )
     if distances is None:
         distances = pairwise_distances(
-            R, metric, min_overlap=min_overlap, memory_budget=memory_budget
+            R, metric, min_overlap=min_overlap, shrinkage=shrinkage, memory_budget=memory_budget
         )
     if algorithm == "kmedoids":
         result = kmedoids_precomputed(distances, n_clusters, seed=seed)

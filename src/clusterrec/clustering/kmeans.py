@@ -53,12 +53,12 @@ from clusterrec.clustering._common import (
     DEFAULT_N_INIT,
     DEFAULT_TOL,
     _as_csr,
+    _build_policy,
     _Centers,
     _check_count,
     _check_kmeans_metric,
     _check_n_clusters,
     _Members,
-    _Policy,
     _UserRows,
 )
 from clusterrec.clustering.centroids import (
@@ -68,7 +68,8 @@ from clusterrec.clustering.centroids import (
     _own_center_distances,
 )
 from clusterrec.clustering.result import Clustering, _ClusterEstimator
-from clusterrec.distances.engine import DEFAULT_MIN_OVERLAP
+from clusterrec.distances.engine import DEFAULT_MIN_OVERLAP, _Policy
+from clusterrec.distances.pairwise import largest_distance
 from clusterrec.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -101,8 +102,8 @@ def masked_kmeans(
     movie with any centroid).
     """
     _check_kmeans_metric(metric)
-    policy = _Policy.build(R, metric, min_overlap, undefined)
-    rows = _UserRows.build(_as_csr(R))
+    matrix, policy = _build_policy(R, metric, min_overlap, undefined)
+    rows = _UserRows.build(matrix)
     n_clusters = _check_n_clusters(n_clusters, rows.n_users)
     n_init = _check_count(n_init, "n_init")
     max_iter = _check_count(max_iter, "max_iter")
@@ -313,7 +314,7 @@ class MaskedKMeans(_ClusterEstimator):
         self._store(result)
         self.cluster_centers_ = result.centers
         self.n_uncovered_ = result.n_uncovered
-        self._fallback_ = _Policy.build(X, self.metric, self.min_overlap, "max").fallback
+        self._fallback_ = largest_distance(X, self.metric)
         return self
 
     def transform(self, X: RatingsLike) -> np.ndarray:
@@ -331,7 +332,7 @@ class MaskedKMeans(_ClusterEstimator):
                 f"X has {matrix.shape[1]} items but the model was fitted on "
                 f"{self.cluster_centers_.shape[1]}; use the same item columns"
             )
-        policy = _Policy(self.metric, self._fallback_, self.min_overlap)
+        policy = _Policy.build(matrix, None, (self.metric,), self.min_overlap, 0.0, self._fallback_)
         centers = _Centers.from_values(self.cluster_centers_)
         distances, overlap = _center_distances(_UserRows.build(matrix), centers, policy)
         labels, _ = _assign_nearest(distances, overlap, centers.coverage, self.min_overlap)

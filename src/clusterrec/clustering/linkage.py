@@ -10,7 +10,7 @@ import numpy as np
 from clusterrec.clustering._common import LINKAGES, _check_n_clusters, _check_square
 from clusterrec.clustering.medoids import cluster_medoids
 from clusterrec.clustering.result import Clustering, _ClusterEstimator
-from clusterrec.distances.engine import DEFAULT_MEMORY_BUDGET
+from clusterrec.distances.engine import DEFAULT_MEMORY_BUDGET, DEFAULT_SHRINKAGE
 from clusterrec.distances.pairwise import pairwise_distances
 from clusterrec.errors import ConfigError
 
@@ -41,6 +41,7 @@ def linkage_precomputed(D: np.ndarray, n_clusters: int, *, linkage: str = "avera
 class LinkageClustering(_ClusterEstimator):
     """Agglomerative clustering of users (scikit-learn, average linkage by default) on the
     n x n distance matrix of ``metric``, or on ``X`` itself when ``metric="precomputed"``.
+    ``shrinkage`` as in :func:`clusterrec.distances.pairwise_distances` (Jaccard ignores it).
 
     Fitted: ``labels_``, ``medoid_indices_`` and ``objective_`` (the clusters' k-medoids loss).
     """
@@ -51,18 +52,22 @@ class LinkageClustering(_ClusterEstimator):
         metric: str = "jaccard",
         *,
         linkage: str = "average",
+        shrinkage: float = DEFAULT_SHRINKAGE,
         memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
     ) -> None:
         self.n_clusters = n_clusters
         self.metric = metric
         self.linkage = linkage
+        self.shrinkage = shrinkage
         self.memory_budget = memory_budget
 
     def fit(self, X: RatingsLike | np.ndarray, y: object = None) -> LinkageClustering:
         D = (
             X
             if self.metric == "precomputed"
-            else pairwise_distances(X, self.metric, memory_budget=self.memory_budget)
+            else pairwise_distances(
+                X, self.metric, shrinkage=self.shrinkage, memory_budget=self.memory_budget
+            )
         )
         result = linkage_precomputed(D, self.n_clusters, linkage=self.linkage)
         self._store(replace(result, metric=self.metric))

@@ -22,11 +22,11 @@ from clusterrec.clustering._common import (
     DEFAULT_MAX_ITER,
     DEFAULT_SAMPLE_SIZE,
     _as_csr,
+    _build_policy,
     _Centers,
     _check_count,
     _check_n_clusters,
     _check_square,
-    _Policy,
     _UserRows,
 )
 from clusterrec.clustering.centroids import _assign_nearest, _center_distances
@@ -139,13 +139,14 @@ def kmedoids_sampled(
     """k-medoids for more users than an n x n matrix allows: FasterPAM on a random sample of
     ``sample_size`` users (4·s² bytes), then every user to the nearest medoid, the user-medoid
     distances computed from sparse products (n x L) with the same options as
-    :func:`clusterrec.distances.pairwise_distances`. ``objective``: the sum over all users.
+    :func:`clusterrec.distances.pairwise_distances` (by default ``shrinkage=0``, the formulas
+    as stated; the run passes ``MEASURED_SHRINKAGE``). ``objective``: the sum over all users.
 
     ``sample`` (sorted rows) and ``sample_distances`` (their s x s matrix, same options) reuse
     a sample already drawn, as :func:`sweep_n_clusters` does for every L.
     """
-    policy = _Policy.build(R, metric, min_overlap, undefined, shrinkage)
-    rows = _UserRows.build(_as_csr(R))
+    matrix, policy = _build_policy(R, metric, min_overlap, undefined, shrinkage)
+    rows = _UserRows.build(matrix)
     if sample is None:
         sample = sample_users(rows.n_users, _check_count(sample_size, "sample_size"), seed)
         sample = np.arange(rows.n_users) if sample is None else sample
@@ -195,6 +196,8 @@ class KMedoidsClustering(_ClusterEstimator):
     ``metric="precomputed"``. Beyond ``memory_budget`` it fits a sample of ``sample_size``
     users and assigns the rest (see :func:`kmedoids_sampled`).
 
+    ``shrinkage`` as in :func:`clusterrec.distances.pairwise_distances` (Jaccard ignores it).
+
     Fitted: ``labels_``, ``medoid_indices_``, ``objective_`` (= ``inertia_``), ``n_iter_``.
     """
 
@@ -205,6 +208,7 @@ class KMedoidsClustering(_ClusterEstimator):
         *,
         init: str = "build",
         max_iter: int = DEFAULT_MAX_ITER,
+        shrinkage: float = DEFAULT_SHRINKAGE,
         memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
         sample_size: int = DEFAULT_SAMPLE_SIZE,
         seed: int | np.random.Generator = 0,
@@ -213,6 +217,7 @@ class KMedoidsClustering(_ClusterEstimator):
         self.metric = metric
         self.init = init
         self.max_iter = max_iter
+        self.shrinkage = shrinkage
         self.memory_budget = memory_budget
         self.sample_size = sample_size
         self.seed = seed
@@ -232,10 +237,13 @@ class KMedoidsClustering(_ClusterEstimator):
                     sample_size=self.sample_size,
                     init=self.init,
                     max_iter=self.max_iter,
+                    shrinkage=self.shrinkage,
                     seed=self.seed,
                 )
             else:
-                D = pairwise_distances(X, self.metric, memory_budget=self.memory_budget)
+                D = pairwise_distances(
+                    X, self.metric, shrinkage=self.shrinkage, memory_budget=self.memory_budget
+                )
                 result = kmedoids_precomputed(
                     D,
                     self.n_clusters,

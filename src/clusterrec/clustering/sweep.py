@@ -25,7 +25,12 @@ from clusterrec.clustering._common import (
 from clusterrec.clustering.entry import cluster_users, resolve_algorithm
 from clusterrec.clustering.medoids import sample_users
 from clusterrec.clustering.result import Clustering
-from clusterrec.distances.engine import DEFAULT_MEMORY_BUDGET, DEFAULT_MIN_OVERLAP, dense_bytes
+from clusterrec.distances.engine import (
+    DEFAULT_MEMORY_BUDGET,
+    DEFAULT_MIN_OVERLAP,
+    DEFAULT_SHRINKAGE,
+    dense_bytes,
+)
 from clusterrec.distances.pairwise import largest_distance, pairwise_distances
 from clusterrec.errors import ConfigError
 
@@ -91,23 +96,26 @@ def sweep_distances(
     metric: str,
     *,
     min_overlap: int = DEFAULT_MIN_OVERLAP,
+    shrinkage: float = DEFAULT_SHRINKAGE,
     memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """(D, users): the metric's n x n matrix when it fits the budget, else over a sample."""
+    """(D, users): the metric's n x n matrix when it fits the budget, else over a sample.
+
+    ``min_overlap`` and ``shrinkage`` as in :func:`clusterrec.distances.pairwise_distances`
+    (by default the formulas as stated; the run passes ``MEASURED_SHRINKAGE``).
+    """
     matrix = _as_csr(R)
     n = matrix.shape[0]
     users = None
     if memory_budget is not None and dense_bytes(n) > memory_budget:
         users = sample_users(n, sample_size, seed)
+    options = {"min_overlap": min_overlap, "shrinkage": shrinkage, "memory_budget": None}
     if users is None:
-        return pairwise_distances(R, metric, min_overlap=min_overlap, memory_budget=None), None
+        return pairwise_distances(R, metric, **options), None
     fallback = largest_distance(R, metric)
-    D = pairwise_distances(
-        matrix[users], metric, min_overlap=min_overlap, undefined=fallback, memory_budget=None
-    )
-    return D, users
+    return pairwise_distances(matrix[users], metric, undefined=fallback, **options), users
 
 
 def sweep_n_clusters(
@@ -119,6 +127,7 @@ def sweep_n_clusters(
     seed: int = 0,
     n_init: int = DEFAULT_N_INIT,
     min_overlap: int = DEFAULT_MIN_OVERLAP,
+    shrinkage: float = DEFAULT_SHRINKAGE,
     memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     distances: tuple[np.ndarray, np.ndarray | None] | None = None,
@@ -128,7 +137,8 @@ def sweep_n_clusters(
 
     Each L gets its own generator from ``(seed, L)``, so a clustering does not depend on the
     range swept. Silhouettes use the metric's distance matrix (over a sample of users beyond
-    the memory budget); ``distances`` = ``(D, users)`` from :func:`sweep_distances` reuses one.
+    the memory budget); ``distances`` = ``(D, users)`` from :func:`sweep_distances` reuses one
+    (computed with the same ``min_overlap`` and ``shrinkage``).
     """
     from tqdm.auto import tqdm
 
@@ -140,6 +150,7 @@ def sweep_n_clusters(
         R,
         metric,
         min_overlap=min_overlap,
+        shrinkage=shrinkage,
         memory_budget=memory_budget,
         sample_size=sample_size,
         seed=seed,
@@ -159,6 +170,7 @@ def sweep_n_clusters(
             seed=_seed_for(seed, L),
             n_init=n_init,
             min_overlap=min_overlap,
+            shrinkage=shrinkage,
             memory_budget=memory_budget,
             sample_size=sample_size,
         )

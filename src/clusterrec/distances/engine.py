@@ -1,8 +1,13 @@
 """The one engine of user distances: operands, sparse products in row blocks, the metric formulas
 and the policy for pairs without evidence.
 
-Every distance in clusterrec (users x users, users x centroids, top-k neighbours) is computed
-from the products built here; see :mod:`clusterrec.distances` for the formulas.
+Every distance in clusterrec (users x users, users x centroids and medoids, top-k neighbours)
+and the baselines' Pearson similarities are computed from the products built here, with one
+policy (:class:`_Policy`), one set of sums (:class:`_BlockSums`) and one set of formulas; see
+:mod:`clusterrec.distances` for the formulas. The variants are parameters: operands without
+the dense part (``split_items=False``: users x centres, where the right side is not the same
+users, and ratings whose stored zeros count as rated), a formula that is a similarity
+(``"cosine_similarity"``, undefined value 0), a diagonal kept instead of zeroed.
 """
 
 from __future__ import annotations
@@ -37,12 +42,16 @@ UNDEFINED_POLICIES = ("max",)
 
 #: Fewer co-rated items than this make a Euclidean or cosine distance undefined.
 DEFAULT_MIN_OVERLAP = 1
-#: beta of the shrinkage toward the undefined value (0 switches shrinkage off). Chosen by
-#: measurement (docs/distances.md): on 20,000 generated users, without it 50 % (cosine) and
-#: 29 % (Euclidean) of users had all 6 nearest neighbours at distance 0, sharing 3 movies on
-#: average; with beta = 2 none had, neighbours share 17..24 movies, and their rating biases
-#: are the closest to the user's of all candidates for euclidean_rms, second for euclidean.
-DEFAULT_SHRINKAGE = 2.0
+#: beta of the shrinkage toward the undefined value by default: 0, no shrinkage, so that the
+#: functions compute the assignment's formulas as they are stated.
+DEFAULT_SHRINKAGE = 0.0
+#: The beta the run uses (``[distances] shrinkage`` of the run configuration, the ``clusterrec
+#: cluster`` command), chosen by measurement (docs/distances.md): on 20,000 generated users,
+#: without shrinkage 50 % (cosine) and 29 % (Euclidean) of users had all 6 nearest neighbours
+#: at distance 0, sharing 3 movies on average; with beta = 2 none had, neighbours share 17..24
+#: movies, and their rating biases are the closest to the user's of all candidates for
+#: euclidean_rms, second for euclidean. Pass it as ``shrinkage=MEASURED_SHRINKAGE``.
+MEASURED_SHRINKAGE = 2.0
 #: Largest dense result :func:`pairwise_distances` builds, in bytes (4·n² per matrix).
 DEFAULT_MEMORY_BUDGET = 2 * 1024**3
 
@@ -94,7 +103,16 @@ def _check_positive_int(value: object, name: str) -> int:
     return int(value)
 
 
-def _check_budget(n: int, n_matrices: int, budget: int | None, *, what: str) -> None:
+#: What a refused dense distance matrix suggests instead.
+_TOP_K_INSTEAD = (
+    "use nearest_neighbors(R, metric, k) for each user's k nearest users in blocks, "
+    "or raise memory_budget"
+)
+
+
+def _check_budget(
+    n: int, n_matrices: int, budget: int | None, *, what: str, instead: str = _TOP_K_INSTEAD
+) -> None:
     if budget is None:
         return
     if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 0:
@@ -103,8 +121,7 @@ def _check_budget(n: int, n_matrices: int, budget: int | None, *, what: str) -> 
     if needed > budget:
         raise MemoryBudgetError(
             f"{what} for {n:,} users need {_size(needed)} (4·n² bytes each), more than the "
-            f"memory budget of {_size(budget)}; use nearest_neighbors(R, metric, k) for each "
-            "user's k nearest users in blocks, or raise memory_budget"
+            f"memory budget of {_size(budget)}; {instead}"
         )
 
 
@@ -141,7 +158,8 @@ def as_rating_matrix(R: RatingsLike) -> tuple[sp.csr_matrix, float | None]:
 
 
 def _needs_values(metrics: Sequence[str]) -> bool:
-    return any(name in CO_RATED_METRICS for name in metrics)
+    """Whether any formula needs the ratings, not only the mask (all but Jaccard do)."""
+    return any(name in _FORMULAS for name in metrics)
 
 
 # -- the policy for pairs without evidence --------------------------------------------------------
@@ -149,12 +167,29 @@ def _needs_values(metrics: Sequence[str]) -> bool:
 
 @dataclass(frozen=True)
 class _Policy:
-    """Resolved options: which metrics, their undefined values, minimum overlap, shrinkage."""
+    """Resolved options: which metrics, their undefined values, minimum overlap, shrinkage.
+
+    A pair with ``c`` co-rated items gets ``w * value + (1 - w) * undefined`` with
+    ``w = c / (c + shrinkage)`` (1 without shrinkage) and ``w = 0`` below ``min_overlap``.
+    ``metrics`` may also name the internal formula ``"cosine_similarity"`` (the Pearson
+    similarities of the baselines, with ``undefined=0``).
+    """
 
     metrics: tuple[str, ...]
     undefined: dict[str, float]
     min_overlap: int
     shrinkage: float
+
+    @property
+    def metric(self) -> str:
+        """The metric of a single-metric policy (users x centres)."""
+        (name,) = self.metrics
+        return name
+
+    @property
+    def fallback(self) -> float:
+        """The undefined value of a single-metric policy."""
+        return self.undefined[self.metric]
 
     @classmethod
     def build(
@@ -217,6 +252,11 @@ class _Operands:
     Popular items are held densely (users x few items) and multiplied with BLAS; the long
     tail stays sparse (CSR, the same pattern for the three parts). Without values (Jaccard
     only) just the mask is kept.
+
+    ``split_items=False`` keeps every item in the sparse part (no dense part, no item left
+    out): for products with other rows than these users' own (users x centres, where an item
+    one user rated may be covered by a centre) and for values whose stored zeros count as
+    rated (centred ratings). The sums then come from the sparse products alone.
     """
 
     n_rated: np.ndarray
@@ -224,11 +264,18 @@ class _Operands:
     sparse: dict[str, sp.csr_matrix]
 
     @classmethod
-    def build(cls, matrix: sp.csr_matrix, *, with_values: bool) -> _Operands:
-        popular, tail_items = _split_items(matrix)
-        dense_values = matrix[:, popular].toarray()
-        tail = matrix[:, tail_items].tocsr()
-        tail.sort_indices()
+    def build(
+        cls, matrix: sp.csr_matrix, *, with_values: bool, split_items: bool = True
+    ) -> _Operands:
+        """``matrix``: float64 CSR with sorted indices (as from :func:`as_rating_matrix`)."""
+        if split_items:
+            popular, tail_items = _split_items(matrix)
+            dense_values = matrix[:, popular].toarray()
+            tail = matrix[:, tail_items].tocsr()
+            tail.sort_indices()
+        else:
+            dense_values = np.empty((matrix.shape[0], 0))
+            tail = matrix
         dense = {"mask": (dense_values != 0).astype(np.float64)}
         sparse = {"mask": _with_data(tail, np.ones_like(tail.data))}
         if with_values:
@@ -325,8 +372,8 @@ class _BlockSums:
     """
 
     overlap: np.ndarray
-    n_left: np.ndarray
-    n_right: np.ndarray
+    n_left: np.ndarray | None = None
+    n_right: np.ndarray | None = None
     dot: np.ndarray | None = None
     squares_left: np.ndarray | None = None
     squares_right: np.ndarray | None = None
@@ -364,12 +411,20 @@ def _squares_and_overlap(left: _Operands, right: _Columns) -> tuple[np.ndarray, 
     return squares_left, overlap
 
 
+def _block_sums(left: _Operands, right: _Columns, policy: _Policy) -> _BlockSums:
+    """The products the metrics of ``policy`` need, for a block of pairs."""
+    return _BlockSums.compute(left, right, with_values=_needs_values(policy.metrics))
+
+
+def _distances(sums: _BlockSums, policy: _Policy) -> dict[str, np.ndarray]:
+    """float64 values of every metric of ``policy`` from the sums of a block of pairs."""
+    weight = _evidence_weight(sums.overlap, policy) if sums.dot is not None else None
+    return {name: _distances_from_sums(sums, name, policy, weight) for name in policy.metrics}
+
+
 def _block_distances(left: _Operands, right: _Columns, policy: _Policy) -> dict[str, np.ndarray]:
     """float64 distances of every metric of ``policy`` for a block of pairs."""
-    with_values = _needs_values(policy.metrics)
-    sums = _BlockSums.compute(left, right, with_values=with_values)
-    weight = _evidence_weight(sums.overlap, policy) if with_values else None
-    return {name: _distances_from_sums(sums, name, policy, weight) for name in policy.metrics}
+    return _distances(_block_sums(left, right, policy), policy)
 
 
 def _evidence_weight(overlap: np.ndarray, policy: _Policy) -> np.ndarray:
@@ -394,7 +449,7 @@ def _distances_from_sums(
     fallback = policy.undefined[metric]
     if metric == "jaccard":
         return _jaccard(sums, fallback)
-    distances = _RAW_METRICS[metric](sums)
+    distances = _FORMULAS[metric](sums)
     distances *= weight
     distances += (1.0 - weight) * fallback
     return distances
@@ -417,14 +472,26 @@ def _euclidean_rms(sums: _BlockSums) -> np.ndarray:
     return np.sqrt(mean, out=mean)
 
 
-def _cosine(sums: _BlockSums) -> np.ndarray:
+def _cosine_similarity(sums: _BlockSums) -> np.ndarray:
+    """``dot / sqrt(squares_left * squares_right)`` over co-rated items, in [-1, 1]; 0 where
+    either side's squares are 0. On ratings centred on each user's mean: Pearson's r."""
     norms = np.sqrt(sums.squares_left * sums.squares_right)
     similarity = np.divide(sums.dot, norms, out=np.zeros_like(norms), where=norms > 0)
-    np.clip(similarity, -1.0, 1.0, out=similarity)
+    return np.clip(similarity, -1.0, 1.0, out=similarity)
+
+
+def _cosine(sums: _BlockSums) -> np.ndarray:
+    similarity = _cosine_similarity(sums)
     return np.subtract(1.0, similarity, out=similarity)
 
 
-_RAW_METRICS = {"euclidean": _euclidean, "euclidean_rms": _euclidean_rms, "cosine": _cosine}
+#: The formulas over co-rated items, by name: the co-rated metrics and one similarity.
+_FORMULAS = {
+    "euclidean": _euclidean,
+    "euclidean_rms": _euclidean_rms,
+    "cosine": _cosine,
+    "cosine_similarity": _cosine_similarity,
+}
 
 
 def _jaccard(sums: _BlockSums, fallback: float) -> np.ndarray:
@@ -476,12 +543,15 @@ def _auto_block_size(n_rows: int, n_columns: int, *, symmetric: bool) -> int:
     return rows
 
 
-def _write_symmetric(out: np.ndarray, block: np.ndarray, start: int) -> None:
+def _write_symmetric(
+    out: np.ndarray, block: np.ndarray, start: int, *, zero_diagonal: bool = True
+) -> None:
     """Write the block of rows [start, start+b) x columns [start, n), its mirror image, and 0
-    on the diagonal."""
+    on the diagonal (``zero_diagonal=False``: the block's own values there)."""
     stop = start + block.shape[0]
     values = block.astype(out.dtype)
     out[start:stop, start:] = values
     out[start:, start:stop] = values.T
-    diagonal = np.arange(start, stop)
-    out[diagonal, diagonal] = 0
+    if zero_diagonal:
+        diagonal = np.arange(start, stop)
+        out[diagonal, diagonal] = 0

@@ -1,4 +1,5 @@
-"""Each user's k nearest users in row blocks, never holding n x n (optionally within groups)."""
+"""Each user's k nearest users in row blocks, never holding n x n (optionally within groups,
+optionally among allowed candidates)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def nearest_neighbors(
     k: int,
     groups: Sequence[int] | np.ndarray | None = None,
     *,
+    candidates: Sequence[bool] | np.ndarray | None = None,
     min_overlap: int = DEFAULT_MIN_OVERLAP,
     shrinkage: float = DEFAULT_SHRINKAGE,
     undefined: str | float = "max",
@@ -43,16 +45,22 @@ def nearest_neighbors(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each user's ``k`` nearest other users, within the user's group when ``groups`` is given.
 
+    ``candidates``: a boolean mask of the users allowed as neighbours (None: everyone); every
+    user still gets neighbours, chosen among the allowed users of their group (the training
+    users, so that no held-out user's ratings become another user's input).
+
     Returns ``(indices, distances)``: int64 (n, k) row indices of ``R`` and float32 (n, k)
     distances, nearest first. A user is never their own neighbour; ties go to the smaller
     index; a user with fewer than ``k`` candidates is padded with index -1 and distance +inf.
     Computed in row blocks: memory stays at one block of rows against the group's users, never
-    n x n. The distances are those of :func:`pairwise_distances` with the same options.
+    n x n. The distances are those of :func:`pairwise_distances` with the same options (by
+    default the formulas as stated, ``shrinkage=0``; the run passes ``MEASURED_SHRINKAGE``).
     """
     (name,) = _check_metrics(metric)
     k = _check_positive_int(k, "k")
     matrix, spread = as_rating_matrix(R)
     n = matrix.shape[0]
+    allowed = _check_candidates(candidates, n)
     policy = _Policy.build(matrix, spread, (name,), min_overlap, shrinkage, undefined)
     operands = _Operands.build(matrix, with_values=_needs_values((name,)))
     indices = np.full((n, k), -1, dtype=np.int64)
@@ -61,7 +69,10 @@ def nearest_neighbors(
     with _single_threaded_blas():
         for members in _group_members(groups, n):
             group = operands if len(members) == n else operands.take(members)
-            local_idx, local_dist = _group_neighbors(group, policy, name, k, block_size)
+            group_allowed = None if allowed is None else allowed[members]
+            local_idx, local_dist = _group_neighbors(
+                group, policy, name, k, block_size, group_allowed
+            )
             found = local_idx >= 0
             indices[members] = np.where(found, members[np.maximum(local_idx, 0)], -1)
             distances[members] = local_dist
@@ -94,18 +105,38 @@ def _group_members(groups: Sequence[int] | np.ndarray | None, n: int) -> Iterato
     yield from np.split(order, bounds)
 
 
+def _check_candidates(candidates: Sequence[bool] | np.ndarray | None, n: int) -> np.ndarray | None:
+    """The boolean mask of allowed neighbours, or None when every user is allowed."""
+    if candidates is None:
+        return None
+    allowed = np.asarray(candidates)
+    if allowed.shape != (n,) or allowed.dtype != np.bool_:
+        raise ConfigError(
+            f"candidates must be a boolean mask with one value per user, shape ({n},); "
+            f"got {allowed.dtype} array of shape {allowed.shape}"
+        )
+    return None if allowed.all() else allowed
+
+
 def _group_neighbors(
-    group: _Operands, policy: _Policy, metric: str, k: int, block_size: int | None
+    group: _Operands,
+    policy: _Policy,
+    metric: str,
+    k: int,
+    block_size: int | None,
+    allowed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top-k inside one group, with indices local to the group.
+    """Top-k inside one group, with indices local to the group (``allowed``: the group's mask
+    of users who may be chosen; None: all).
 
     Like :func:`pairwise_distances`, only the blocks on and right of the diagonal are
     computed: each block offers its pairs to the rows of the block and, mirrored, to the rows
-    below it, so every pair is computed once and offered to both of its users.
+    below it, so every pair is computed once and offered to both of its users; a pair whose
+    other user is not allowed is offered as an empty slot.
     """
     n = len(group.n_rated)
     nearest = _Nearest(n, k)
-    if n < 2:
+    if n < 2 or (allowed is not None and not allowed.any()):
         return nearest.result()
     for start, stop in _blocks(n, n, block_size, symmetric=True):
         right = group.rows(start, n).as_columns()
@@ -113,8 +144,12 @@ def _group_neighbors(
         keys = _candidate_keys(tile, first_column=start)
         own = np.arange(stop - start)
         keys[own, own] = _NO_CANDIDATE  # a user is never their own neighbour
+        mirrored = _candidate_keys(tile[:, stop - start :].T, start)
+        if allowed is not None:
+            keys[:, ~allowed[start:]] = _NO_CANDIDATE
+            mirrored[:, ~allowed[start:stop]] = _NO_CANDIDATE
         nearest.offer(slice(start, stop), keys)
-        nearest.offer(slice(stop, n), _candidate_keys(tile[:, stop - start :].T, start))
+        nearest.offer(slice(stop, n), mirrored)
     return nearest.result()
 
 

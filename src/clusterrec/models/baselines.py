@@ -25,16 +25,20 @@ import pandas as pd
 import scipy.sparse as sp
 
 from clusterrec.data.ratings import Ratings, RatingScale
-from clusterrec.distances.engine import DEFAULT_MEMORY_BUDGET
-from clusterrec.errors import ConfigError, MemoryBudgetError
+from clusterrec.distances.engine import (
+    DEFAULT_MEMORY_BUDGET,
+    _block_distances,
+    _blocks,
+    _check_budget,
+    _Operands,
+    _Policy,
+    _write_symmetric,
+)
+from clusterrec.errors import ConfigError
 from clusterrec.models.recommender import Predictions, Recommender
 
 logger = logging.getLogger("clusterrec")
 
-#: Working memory one block of similarity products aims at, in bytes.
-_BLOCK_BYTES = 128 * 1024**2
-#: float64 arrays of a block's size alive at once while similarities are computed.
-_ARRAYS_PER_BLOCK = 10
 #: Largest (queries x raters) similarity slice gathered at once during prediction.
 _GATHER_ELEMENTS = 4_000_000
 #: A deviation from the user's mean smaller than this is rounding noise of an exact 0.
@@ -370,87 +374,49 @@ def pearson_similarities(
     0.936 against 0.941 for co-rated means. A pair with fewer than ``min_support`` co-rated
     items, or with all of either user's co-rated deviations 0, gets 0.
 
-    Computed from sparse products in row blocks, with ``X`` the centred ratings and ``M``
-    the mask: ``C = M·Mᵀ``, ``P = X·Xᵀ``, ``Q = (X∘X)·Mᵀ``, ``sim = P / sqrt(Q∘Qᵀ)``.
+    Computed by the distances engine (:mod:`clusterrec.distances.engine`) as the co-rated
+    cosine similarity of the centred ratings ``X``, with its policy for pairs without
+    evidence (undefined value 0, ``min_overlap=min_support``, ``shrinkage``) and its symmetric
+    row blocks: with ``M`` the mask, ``C = M·Mᵀ``, ``P = X·Xᵀ``, ``Q = (X∘X)·Mᵀ``,
+    ``sim = P / sqrt(Q∘Qᵀ)``. The products are sparse only (``split_items=False``): a rating
+    equal to the user's mean is a stored 0 of ``X`` that still counts as co-rated.
     Returns a dense n x n float32 matrix (diagonal included); refused with
     `MemoryBudgetError` when its 4·n² bytes exceed ``memory_budget`` (None: no limit).
     """
     matrix = sp.csr_matrix(matrix, dtype=np.float64)
     matrix.sort_indices()
     n = matrix.shape[0]
-    _check_budget(n, memory_budget)
+    _check_budget(
+        n,
+        1,
+        memory_budget,
+        what="UserKNN's similarities (a dense user x user matrix)",
+        instead="raise memory_budget or keep fewer users (filter by their number of ratings)",
+    )
+    _check_positive_int(min_support, "min_support")
     started = time.perf_counter()
-    operands = _PearsonOperands.build(matrix)
+    policy = _Policy.build(matrix, None, ("cosine_similarity",), min_support, shrinkage, 0.0)
+    operands = _Operands.build(_centred(matrix), with_values=True, split_items=False)
     out = np.empty((n, n), dtype=np.float32)
-    rows = _block_rows(n)
-    for start in range(0, n, rows):
-        stop = min(start + rows, n)
-        out[start:stop] = operands.block(start, stop, min_support, shrinkage)
+    for start, stop in _blocks(n, n, None, symmetric=True):
+        right = operands.rows(start, n).as_columns()
+        block = _block_distances(operands.rows(start, stop), right, policy)
+        _write_symmetric(out, block["cosine_similarity"], start, zero_diagonal=False)
     logger.info("pearson_similarities: %s users, %.2f s", f"{n:,}", time.perf_counter() - started)
     return out
 
 
-class _PearsonOperands:
-    """The centred ratings, their squares and the mask, row-sliceable, with transposes."""
-
-    def __init__(self, centred: sp.csr_matrix, squared: sp.csr_matrix, mask: sp.csr_matrix):
-        self.centred, self.squared, self.mask = centred, squared, mask
-        self.centred_t = centred.T.tocsr()
-        self.squared_t = squared.T.tocsr()
-        self.mask_t = mask.T.tocsr()
-
-    @classmethod
-    def build(cls, matrix: sp.csr_matrix) -> _PearsonOperands:
-        deviation = matrix.data - np.repeat(_row_means(matrix), np.diff(matrix.indptr))
-        deviation[np.abs(deviation) < _ZERO_DEVIATION] = 0.0  # rounding noise of a true 0
-        structure = (matrix.indices, matrix.indptr)
-        shape = matrix.shape
-        return cls(
-            sp.csr_matrix((deviation, *structure), shape=shape),
-            sp.csr_matrix((deviation**2, *structure), shape=shape),
-            sp.csr_matrix((np.ones_like(deviation), *structure), shape=shape),
-        )
-
-    def block(self, start: int, stop: int, min_support: int, shrinkage: float) -> np.ndarray:
-        """Similarities of users start..stop-1 (rows) to every user (columns)."""
-        counts = _dense(self.mask[start:stop] @ self.mask_t)
-        products = _dense(self.centred[start:stop] @ self.centred_t)
-        squares_left = _dense(self.squared[start:stop] @ self.mask_t)
-        squares_right = _dense(self.mask[start:stop] @ self.squared_t)
-        defined = (counts >= min_support) & (squares_left > 0) & (squares_right > 0)
-        denominator = np.sqrt(np.where(defined, squares_left * squares_right, 1.0))
-        correlation = np.clip(np.where(defined, products / denominator, 0.0), -1.0, 1.0)
-        return correlation * (counts / (counts + shrinkage)) if shrinkage else correlation
-
-
-def _dense(product: sp.spmatrix) -> np.ndarray:
-    return product.toarray() if sp.issparse(product) else np.asarray(product)
+def _centred(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    """The ratings minus each user's mean, on the same pattern (a 0 deviation stays stored)."""
+    deviation = matrix.data - np.repeat(_row_means(matrix), np.diff(matrix.indptr))
+    deviation[np.abs(deviation) < _ZERO_DEVIATION] = 0.0  # rounding noise of a true 0
+    return sp.csr_matrix((deviation, matrix.indices, matrix.indptr), shape=matrix.shape)
 
 
 def _row_means(matrix: sp.csr_matrix) -> np.ndarray:
     """Mean of each row's stored ratings (0 for a row without ratings)."""
     sums = np.asarray(matrix.sum(axis=1), dtype=np.float64).ravel()
     return _safe_divide(sums, np.diff(matrix.indptr))
-
-
-def _block_rows(n: int) -> int:
-    """Rows per similarity block so the block's float64 arrays stay near ``_BLOCK_BYTES``."""
-    return max(1, min(n, _BLOCK_BYTES // (8 * _ARRAYS_PER_BLOCK * max(n, 1))))
-
-
-def _check_budget(n: int, budget: int | None) -> None:
-    if budget is None:
-        return
-    if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 0:
-        raise ConfigError(f"memory_budget must be a number of bytes >= 0 or None; got {budget!r}")
-    needed = 4 * n * n
-    if needed > budget:
-        raise MemoryBudgetError(
-            f"UserKNN keeps a dense user x user similarity matrix: {n:,} users need "
-            f"{needed / 1024**3:.2f} GiB (4·n² bytes), more than memory_budget="
-            f"{budget:,} bytes ({budget / 1024**3:.2f} GiB); raise memory_budget or keep fewer "
-            "users (filter by their number of ratings)"
-        )
 
 
 def _vector(array: np.ndarray, length: int, dtype: type) -> np.ndarray:
