@@ -145,13 +145,21 @@ def cluster_and_write(
 ) -> dict:
     """Sweep every metric, write labels, figures and evidence to ``out``; the JSON payload."""
     from clusterrec.clustering.sweep import sweep_n_clusters
+    from clusterrec.distances.engine import MEASURED_SHRINKAGE
     from clusterrec.evaluation.evidence import metric_evidence
 
     runs, sweeps = [], {}
     for metric, algorithm in algorithms.items():
         started = time.perf_counter()
         sweep = sweep_n_clusters(
-            ratings, metric, values, algorithm, seed=seed, n_init=n_init, progress=True
+            ratings,
+            metric,
+            values,
+            algorithm,
+            seed=seed,
+            n_init=n_init,
+            shrinkage=MEASURED_SHRINKAGE,
+            progress=True,
         )
         sweeps[metric] = sweep
         runs.append(_run_payload(ratings, sweep, out, time.perf_counter() - started))

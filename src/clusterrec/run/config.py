@@ -102,6 +102,10 @@ class DistanceConfig:
     min_overlap: int = field(
         default=1, metadata=_doc("fewer co-rated movies: Euclidean/cosine undefined (set to max)")
     )
+    shrinkage: float = field(
+        default=2.0,
+        metadata=_doc("beta pulling pairs with few co-rated movies toward max (0: as stated)"),
+    )
     memory_budget_mib: int = field(
         default=2048, metadata=_doc("largest n x n matrix built; beyond it a user sample is used")
     )
@@ -109,6 +113,7 @@ class DistanceConfig:
 
     def __post_init__(self) -> None:
         _at_least(self.min_overlap, 1, "distances", "min_overlap")
+        _at_least(self.shrinkage, 0, "distances", "shrinkage")
         _at_least(self.memory_budget_mib, 1, "distances", "memory_budget_mib")
         _at_least(self.sample_size, 10, "distances", "sample_size")
 
