@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -57,28 +59,36 @@ def describe_ratings(ratings: Ratings) -> dict:
         "scale": str(ratings.scale),
         "mean_rating": float(ratings.rating.mean()) if len(ratings) else None,
         "rating_counts": {f"{v:g}": int(c) for v, c in zip(values, frequency, strict=True)},
-        "ratings_per_user": _quantiles(counts),
+        "ratings_per_user": _summary(counts),
     }
     if ratings.time is not None and len(ratings):
         spans = user_time_spans(ratings)
-        summary["span_days_per_user"] = _quantiles(spans[~np.isnan(spans)])
+        summary["span_days_per_user"] = _summary(spans[~np.isnan(spans)])
         summary["first_rating"] = _iso_date(ratings.time.min())
         summary["last_rating"] = _iso_date(ratings.time.max())
     return summary
 
 
-def _quantiles(values: np.ndarray) -> dict:
+#: The quantiles :func:`describe_ratings` reports per user, by name.
+_SUMMARY_QUANTILES = {"min": 0.0, "q25": 0.25, "median": 0.5, "q75": 0.75, "max": 1.0}
+
+
+def named_quantiles(values: np.ndarray, levels: Mapping[str, float]) -> dict[str, float | None]:
+    """``{name: quantile of values at level}`` as floats; every value None when ``values`` is
+    empty."""
+    if len(values) == 0:
+        return dict.fromkeys(levels)
+    q = np.quantile(values, list(levels.values()))
+    return {name: float(x) for name, x in zip(levels, q, strict=True)}
+
+
+def _summary(values: np.ndarray) -> dict:
+    """Min, quartiles, max (plain numbers) and mean; empty without values."""
     if len(values) == 0:
         return {}
-    q = np.quantile(values, [0.0, 0.25, 0.5, 0.75, 1.0])
-    return {
-        "min": _plain(q[0]),
-        "q25": _plain(q[1]),
-        "median": _plain(q[2]),
-        "q75": _plain(q[3]),
-        "max": _plain(q[4]),
-        "mean": round(float(np.mean(values)), 3),
-    }
+    summary = {k: _plain(v) for k, v in named_quantiles(values, _SUMMARY_QUANTILES).items()}
+    summary["mean"] = round(float(np.mean(values)), 3)
+    return summary
 
 
 def _plain(value: float) -> float | int:

@@ -13,6 +13,7 @@ import pandas as pd
 from clusterrec.clustering._common import DEFAULT_EVIDENCE_PAIRS, _as_csr
 from clusterrec.clustering.sweep import silhouette
 from clusterrec.data.ratings import Ratings
+from clusterrec.data.statistics import named_quantiles
 from clusterrec.distances.engine import CO_RATED_METRICS, DEFAULT_MIN_OVERLAP
 from clusterrec.distances.pairwise import co_rated_counts, largest_distance
 
@@ -114,14 +115,18 @@ def metric_evidence(
     return {"metrics": rows, "agreement": agreement}
 
 
+#: The quantiles of the defined distances the evidence table reports, by name.
+_DISTANCE_QUANTILES = {"q05": 0.05, "q25": 0.25, "median": 0.5, "q75": 0.75, "q95": 0.95}
+
+
 def _quantiles(values: np.ndarray) -> dict[str, float | None]:
-    names = ("q05", "q25", "median", "q75", "q95")
-    if values.size == 0:
-        return dict.fromkeys((*names, "relative_iqr"))
-    q = np.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95])
-    result = {name: float(x) for name, x in zip(names, q, strict=True)}
-    result["relative_iqr"] = float((q[3] - q[1]) / q[2]) if q[2] > 0 else None
-    return result
+    """The distance quantiles and the relative interquartile range (None when undefined)."""
+    result = named_quantiles(values, _DISTANCE_QUANTILES)
+    median = result["median"]
+    relative = (
+        (result["q75"] - result["q25"]) / median if median is not None and median > 0 else None
+    )
+    return result | {"relative_iqr": relative}
 
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float | None:
