@@ -19,7 +19,9 @@ matrix mirrors them, the k-nearest search offers each pair to both of its users 
 k per user, so its memory stays at one block and never reaches n x n. Popular items (rated
 by more than a fifth of the users) go through a dense BLAS product, the long tail through
 sparse products, and items rated by a single user are left out (no pair shares them): the
-result is the same, only faster.
+result is the same, only faster. The same engine (:mod:`clusterrec.distances.engine`: one policy,
+one set of sums and formulas, one blocking) gives the users x centroids distances of k-means and
+k-medoids and the Pearson similarities of the user-kNN baseline.
 
 **Pairs without evidence.** A pair with no co-rated item has no Euclidean or cosine
 distance. Such a pair gets the value chosen by ``undefined``: ``"max"`` (default), the largest
@@ -31,17 +33,20 @@ Pairs with fewer than ``min_overlap`` co-rated items are treated the same way, a
     d' = c / (c + beta) * d + beta / (c + beta) * undefined_value
 
 because one or two co-rated items make a distance of 0 cheap (one co-rated item always gives
-a cosine distance of 0). The default, ``shrinkage=2`` with ``min_overlap=1``, was chosen by
+a cosine distance of 0). **The default is** ``shrinkage=0`` with ``min_overlap=1``: the
+formulas as the assignment states them. :data:`MEASURED_SHRINKAGE` (``beta = 2``) was chosen by
 measurement on 20,000 generated users (heavy-tailed popularity over 68,084 movies, 150..300
 ratings each; ``benchmarks/bench_distances.py``, ``docs/distances.md``): without protection
 50 % (cosine) and 29 % (Euclidean) of users had all 6 nearest neighbours at distance 0, found
 among users sharing 3 movies with them on average; with ``beta = 2`` no user had, neighbours
 share 17..24 movies, and the (RMS) Euclidean neighbours rate most like the user of all
 candidates tried. A ``min_overlap`` alone needed 10 co-rated movies to do as much and found
-neighbours who rate less like the user. ``shrinkage=0, min_overlap=1`` gives the formulas as
-the assignment states them. Jaccard needs neither: it is itself a measure of overlap, and a
-pair with nothing in common already gets its largest value, 1; it is undefined only for two
-users who both have no rating.
+neighbours who rate less like the user. The run uses it (``[distances] shrinkage = 2.0`` of the
+run configuration, which ``clusterrec cluster`` shares) for the distance matrices, the
+silhouettes and the user-medoid distances; pass ``shrinkage=MEASURED_SHRINKAGE`` to get the
+same distances. Jaccard needs neither: it is itself a measure of overlap, and a pair with
+nothing in common already gets its largest value, 1; it is undefined only for two users who
+both have no rating.
 
 A user with no rating is allowed: every Euclidean and cosine distance to them is undefined.
 The diagonal is always 0 and the matrices are exactly symmetric.
@@ -52,6 +57,7 @@ from clusterrec.distances.engine import (
     DEFAULT_MEMORY_BUDGET,
     DEFAULT_MIN_OVERLAP,
     DEFAULT_SHRINKAGE,
+    MEASURED_SHRINKAGE,
     METRICS,
     UNDEFINED_POLICIES,
     as_rating_matrix,
@@ -65,6 +71,7 @@ __all__ = [
     "DEFAULT_MEMORY_BUDGET",
     "DEFAULT_MIN_OVERLAP",
     "DEFAULT_SHRINKAGE",
+    "MEASURED_SHRINKAGE",
     "METRICS",
     "UNDEFINED_POLICIES",
     "as_rating_matrix",

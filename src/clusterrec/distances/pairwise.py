@@ -55,7 +55,9 @@ def pairwise_distances(
 
     Refused with :class:`MemoryBudgetError` when the matrices (4·n² bytes each) exceed
     ``memory_budget`` bytes (None: no limit); :func:`nearest_neighbors` needs no n x n matrix.
-    See the module docstring for ``min_overlap``, ``shrinkage`` and ``undefined``.
+    See the module docstring for ``min_overlap``, ``shrinkage`` and ``undefined``: by default
+    the assignment's formulas as stated (``shrinkage=0``); the run passes
+    ``shrinkage=MEASURED_SHRINKAGE``.
     """
     metrics = _check_metrics(metric)
     matrix, spread = as_rating_matrix(R)
