@@ -1,12 +1,15 @@
-"""scikit-surprise on MovieLens-100K, on folds given in a file. Runs in its own environment.
+"""scikit-surprise on folds given in a file. Runs in its own environment.
 
-    benchmarks/data/venv-surprise/bin/python benchmarks/surprise_ml100k.py U_DATA FOLDS_NPY
+    benchmarks/data/venv-surprise/bin/python benchmarks/peers/surprise_peer.py RATINGS_TSV FOLDS_NPY LOW HIGH [ALGORITHMS]
 
-Started by ``benchmarks/accuracy_ml100k.py``, which owns the folds; this script does not
-import clusterrec (it is not installed in Surprise's environment). ``FOLDS_NPY`` holds one
-fold number per line of ``U_DATA`` (tab separated: user, item, rating, timestamp). For each
-fold and algorithm (Surprise's defaults; ``random_state=0`` where the algorithm takes one, and
-NumPy's global seed 0 before each fit for ``NormalPredictor``), the trainset is built with
+Started by ``benchmarks/accuracy.py``, which owns the data and the folds; this script does not
+import clusterrec (it is not installed in Surprise's environment). ``RATINGS_TSV`` has one
+rating per line (user, item, rating; tab separated, no header), ``FOLDS_NPY`` one fold number
+per line, LOW and HIGH are the rating scale. For each fold and algorithm (Surprise's defaults;
+``random_state=0`` where the algorithm takes one, and NumPy's global seed 0 before each fit for
+``NormalPredictor``; ``SVDpp tuned`` is SVD++ with the gorse project's published ML-100K
+settings: 50 factors, 100 epochs, lr 0.005, reg 0.05, init std 0.001; ``KNNBaseline item`` is
+item-based KNNBaseline with the pearson_baseline similarity), the trainset is built with
 ``Dataset.load_from_df(...).construct_trainset`` from the other folds' lines and the testset
 with ``construct_testset`` from the fold's lines, so the folds are exactly the file's. Scores
 with ``surprise.accuracy.rmse`` / ``mae``; times ``fit`` and ``test`` separately.
@@ -51,6 +54,12 @@ ALGORITHMS = {
     "KNNBaseline": lambda: KNNBaseline(verbose=False),
     "SVD": lambda: SVD(random_state=0),
     "SVDpp": lambda: SVDpp(random_state=0),
+    "SVDpp tuned": lambda: SVDpp(
+        n_factors=50, n_epochs=100, lr_all=0.005, reg_all=0.05, init_std_dev=0.001, random_state=0
+    ),
+    "KNNBaseline item": lambda: KNNBaseline(
+        sim_options={"name": "pearson_baseline", "user_based": False}, verbose=False
+    ),
     "NMF": lambda: NMF(random_state=0),
     "SlopeOne": lambda: SlopeOne(),
     "CoClustering": lambda: CoClustering(random_state=0),
@@ -58,16 +67,17 @@ ALGORITHMS = {
 
 
 def main() -> None:
-    u_data, folds_path = sys.argv[1], sys.argv[2]
-    only = set(sys.argv[3].split(",")) if len(sys.argv) > 3 else None
+    path, folds_path = sys.argv[1], sys.argv[2]
+    low, high = float(sys.argv[3]), float(sys.argv[4])
+    only = set(sys.argv[5].split(",")) if len(sys.argv) > 5 else None
     frame = pd.read_csv(
-        u_data, sep="\t", header=None, names=["user", "item", "rating", "timestamp"],
-        dtype={"user": str, "item": str, "rating": float, "timestamp": np.int64},
+        path, sep="\t", header=None, names=["user", "item", "rating"],
+        dtype={"user": str, "item": str, "rating": float},
     )  # fmt: skip
     fold_of = np.load(folds_path, allow_pickle=False)
     if len(fold_of) != len(frame):
         raise SystemExit(f"{folds_path}: {len(fold_of)} fold numbers for {len(frame)} lines")
-    data = Dataset.load_from_df(frame[["user", "item", "rating"]], Reader(rating_scale=(1, 5)))
+    data = Dataset.load_from_df(frame[["user", "item", "rating"]], Reader(rating_scale=(low, high)))
     raw = data.raw_ratings
     rows = []
     for fold in range(int(fold_of.max()) + 1):
