@@ -1,6 +1,7 @@
 """myFM (Bayesian factorization machines, Gibbs sampling) on folds given in a file.
 
-    benchmarks/data/venv-myfm/bin/python benchmarks/peers/myfm_peer.py RATINGS_TSV FOLDS_NPY LOW HIGH STEP [MODELS]
+    benchmarks/data/venv-myfm/bin/python benchmarks/peers/myfm_peer.py \
+        RATINGS_TSV FOLDS_NPY LOW HIGH STEP [MODELS]
 
 Started by ``benchmarks/accuracy.py``, which owns the data and the folds; this script does not
 import clusterrec (it runs in its own environment, ``pip install myfm``). ``RATINGS_TSV`` has

@@ -1,6 +1,7 @@
 """scikit-surprise on folds given in a file. Runs in its own environment.
 
-    benchmarks/data/venv-surprise/bin/python benchmarks/peers/surprise_peer.py RATINGS_TSV FOLDS_NPY LOW HIGH [ALGORITHMS]
+    benchmarks/data/venv-surprise/bin/python benchmarks/peers/surprise_peer.py \
+        RATINGS_TSV FOLDS_NPY LOW HIGH [ALGORITHMS]
 
 Started by ``benchmarks/accuracy.py``, which owns the data and the folds; this script does not
 import clusterrec (it is not installed in Surprise's environment). ``RATINGS_TSV`` has one
