@@ -15,6 +15,8 @@ Measures, in one run on this machine:
 4. **The evidence table** (share of pairs without a co-rated movie, distance quantiles, size
    balance, silhouette, Spearman correlation with the co-rated count, agreement) for both.
 
+Distances use the shrinkage the run uses (``MEASURED_SHRINKAGE``), not the functions' default 0.
+
 Prints the tables and writes ``benchmarks/results/clustering.md``, ``clustering.json``, the
 evidence as ``clustering_evidence_{seed,ml100k}.csv`` and, unless ``--no-figures``, the
 choose-L and 2-D figures as ``clustering_{choose_L,2d}_{seed,ml100k}.png``.
@@ -42,6 +44,7 @@ from clusterrec.clustering.sweep import silhouette, sweep_distances, sweep_n_clu
 from clusterrec.data.filtering import filter_users
 from clusterrec.data.readers import read_ratings
 from clusterrec.data.synthetic import generate_dataset, write_dataset_npy
+from clusterrec.distances.engine import MEASURED_SHRINKAGE
 from clusterrec.distances.pairwise import pairwise_distances
 from clusterrec.evaluation.evidence import metric_evidence
 from clusterrec.viz.clusters import choose_n_clusters_figure, cluster_embedding_figure, pick_panels
@@ -92,10 +95,16 @@ def fixed_L(ratings: object, truth: np.ndarray, n_init: int) -> dict:
     for metric, algorithm in runs:
         t0 = time.perf_counter()
         if metric not in distances:
-            distances[metric] = pairwise_distances(ratings, metric)
+            distances[metric] = pairwise_distances(ratings, metric, shrinkage=MEASURED_SHRINKAGE)
         t1 = time.perf_counter()
         result = cluster_users(
-            ratings, FIXED_L, metric, algorithm, distances=distances[metric], n_init=n_init
+            ratings,
+            FIXED_L,
+            metric,
+            algorithm,
+            distances=distances[metric],
+            n_init=n_init,
+            shrinkage=MEASURED_SHRINKAGE,
         )
         t2 = time.perf_counter()
         score = silhouette(distances[metric], result.labels)
@@ -125,8 +134,10 @@ def sweep_all(ratings: object, values: list[int], n_init: int) -> dict:
     sweeps, seconds = {}, {}
     for metric in METRICS:
         started = time.perf_counter()
-        D = sweep_distances(ratings, metric)
-        sweeps[metric] = sweep_n_clusters(ratings, metric, values, distances=D, n_init=n_init)
+        D = sweep_distances(ratings, metric, shrinkage=MEASURED_SHRINKAGE)
+        sweeps[metric] = sweep_n_clusters(
+            ratings, metric, values, distances=D, n_init=n_init, shrinkage=MEASURED_SHRINKAGE
+        )
         seconds[metric] = time.perf_counter() - started
         print(f"  sweep {metric:>9}: {seconds[metric]:6.2f} s", flush=True)
     return {"sweeps": sweeps, "seconds": seconds, "total_s": sum(seconds.values())}
