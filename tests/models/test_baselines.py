@@ -8,6 +8,7 @@ from functools import partial
 import helpers
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from clusterrec.data.ratings import Ratings
 from clusterrec.errors import ConfigError, MemoryBudgetError
@@ -227,3 +228,18 @@ def test_user_knn_refuses_a_similarity_matrix_beyond_the_memory_budget():
 def test_user_knn_rejects_bad_parameters(kwargs):
     with pytest.raises(ConfigError):
         UserKNN(**kwargs).fit(random_ratings(5, 5, 0.5, seed=0))
+
+
+def test_pearson_counts_a_rating_equal_to_the_mean_as_co_rated_and_keeps_the_diagonal():
+    """A rating equal to the user's mean is a deviation of 0 that is still co-rated: with
+    min_support=3 the pair below is defined only because the middle item counts."""
+    R = sp.csr_matrix(np.array([[1, 3, 5, 0], [2, 3, 4, 0], [0, 0, 0, 4]], dtype=float))
+    plain = pearson_similarities(R, min_support=3, shrinkage=0.0)
+    assert plain[0, 1] == plain[1, 0] == pytest.approx(1.0)
+    assert plain[0, 2] == plain[2, 2] == 0  # nothing co-rated; no variance
+    shrunk = pearson_similarities(R, min_support=3, shrinkage=1.0)
+    assert shrunk[0, 1] == pytest.approx(3 / 4)
+    np.testing.assert_allclose(np.diag(shrunk), [3 / 4, 3 / 4, 0])  # c = n_u on the diagonal
+    assert pearson_similarities(R, min_support=4, shrinkage=0.0)[0, 1] == 0
+    with pytest.raises(ConfigError, match="min_support"):
+        pearson_similarities(R, min_support=0)
