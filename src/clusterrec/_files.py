@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +17,28 @@ from clusterrec._atomic import atomic_write
 # -- small file helpers ---------------------------------------------------------------------------
 
 
+def json_text(payload: object, *, compact: bool = False) -> str:
+    """The project's one JSON encoding: numpy values as plain numbers, arrays as lists, paths
+    as text, dataclasses as dicts. Indented by 2, or ``compact`` (sorted keys, no spaces: what
+    stage keys hash)."""
+    if compact:
+        return json.dumps(payload, sort_keys=True, default=_json_value, separators=(",", ":"))
+    return json.dumps(payload, indent=2, default=_json_value, allow_nan=True)
+
+
 def write_json(path: Path, payload: object) -> Path:
-    """JSON, indented, written atomically (numpy values as plain numbers)."""
+    """:func:`json_text` and a newline, written atomically."""
     with atomic_write(path, "w") as handle:
-        json.dump(payload, handle, indent=2, default=_json_value, allow_nan=True)
-        handle.write("\n")
-    return path
+        handle.write(json_text(payload) + "\n")
+    return Path(path)
+
+
+def write_rows_csv(path: Path, rows: Sequence[Mapping]) -> Path:
+    """A list of flat dicts as CSV (columns in order of first appearance), written atomically."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    return write_csv(path, pd.DataFrame(list(rows), columns=columns))
 
 
 def read_json(path: Path) -> dict:
@@ -32,7 +49,7 @@ def write_csv(path: Path, frame: pd.DataFrame) -> Path:
     """A DataFrame as CSV without its index, written atomically."""
     with atomic_write(path, "w") as handle:
         frame.to_csv(handle, index=False, lineterminator="\n")
-    return path
+    return Path(path)
 
 
 def write_npz(path: Path, **arrays: np.ndarray) -> Path:

@@ -353,7 +353,8 @@ def test_cli_cluster_json_shape_and_files(tiny_npy: Path, tmp_path: Path, capsys
 def test_cli_cluster_errors_are_one_line_and_exit_2(
     tiny_npy: Path, tmp_path: Path, capsys, options: list[str], message: str
 ) -> None:
-    argv = ["cluster", str(tiny_npy), *options, "--out", str(tmp_path / "out")]
+    argv = ["cluster", str(tiny_npy), *options, "--min-ratings", "1"]
+    argv += ["--out", str(tmp_path / "out")]
     assert exit_status(argv) == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("clusterrec: error:") and message in error

@@ -279,3 +279,65 @@ def test_default_model_beats_the_global_mean_by_15_percent_on_movielens(ml100k_d
     summary = result.summary()
     assert summary["clusterrec"]["mae"] <= 0.85 * summary["mean"]["mae"]
     assert mae(np.array([1.0]), np.array([1.0])) == 0.0
+
+
+# -- a clustering given from outside --------------------------------------------------------------
+
+
+def test_given_labels_are_the_model_s_clusters() -> None:
+    ratings = random_ratings()
+    labels = np.arange(ratings.n_users) % 2  # not what Jaccard k-medoids would find
+    model = small_model().fit(ratings, labels=labels)
+    np.testing.assert_array_equal(model.labels_, labels)
+    assert not np.array_equal(small_model().fit(ratings).labels_, labels)
+    split = small_model()
+    held = split.fit_user_split(ratings, 0.25, labels=labels)
+    np.testing.assert_array_equal(split.labels_, labels)
+    for cluster in (0, 1):
+        assert held[labels == cluster].any() and not held[labels == cluster].all()
+    result = evaluate_user_split(small_model(), ratings, 0.25, labels=labels)
+    assert result.clusters["users"].tolist() == np.bincount(labels).tolist()
+
+
+def test_given_labels_follow_the_ratings_user_order_when_users_drop_out() -> None:
+    ratings = random_ratings()
+    # a user without ratings in the vocabulary: compact() drops it, its label goes with it
+    from clusterrec.data.ratings import Ratings
+
+    padded = Ratings.from_records(
+        ratings.user_labels[ratings.user], ratings.item_labels[ratings.item], ratings.rating
+    )
+    padded = padded.__class__(
+        **{
+            **padded.__dict__,
+            "user_labels": np.append(padded.user_labels, "nobody"),
+        }
+    )
+    labels = np.append(np.arange(ratings.n_users) % 2, 1)
+    model = small_model().fit(padded, labels=labels)
+    assert "nobody" not in set(model.user_index_)
+    np.testing.assert_array_equal(model.labels_, labels[:-1])
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (np.zeros(59, dtype=int), "one cluster per user of the ratings"),
+        (np.full(60, 2), r"whole numbers 0\.\.1"),
+        (np.full(60, -1), r"whole numbers 0\.\.1"),
+        (np.full(60, 0.5), r"whole numbers 0\.\.1"),
+        (np.zeros((60, 1), dtype=int), "one cluster per user of the ratings"),
+    ],
+)
+def test_bad_given_labels_are_config_errors(labels: np.ndarray, message: str) -> None:
+    ratings = random_ratings()
+    with pytest.raises(ConfigError, match=message):
+        small_model().fit(ratings, labels=labels)
+    with pytest.raises(ConfigError, match=message):
+        small_model().fit_user_split(ratings, 0.2, labels=labels)
+
+
+def test_progress_is_told_each_cluster() -> None:
+    steps: list[str] = []
+    small_model(progress=steps.append).fit(random_ratings())
+    assert steps == ["training cluster 1/2", "training cluster 2/2"]

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from helpers import COMPUTING_STAGES, tiny_config, tiny_run
 
-from clusterrec._files import file_sha256
+from clusterrec._files import file_sha256, json_text
 from clusterrec.cli import main
 from clusterrec.errors import ConfigError
 from clusterrec.run import config as run_config
@@ -252,3 +252,101 @@ def test_same_file_elsewhere_is_reused_and_titles_are_shown(
     shown = pd.read_csv(tmp_path / "out" / "results" / "recommendations.csv", dtype=str)
     assert (shown["title"] == "Movie " + shown["item"]).all()
     assert "Titles come from the items table" in (tmp_path / "out" / "report.html").read_text()
+
+
+# -- typed stage results, figures drawn in the report step, one clustering ------------------------
+
+
+def test_stage_results_round_trip_through_their_folders(first: RunResult, tmp_path: Path) -> None:
+    from clusterrec.run.stages import (
+        ClusteringResult,
+        DataResult,
+        EvidenceResult,
+        KFoldResult,
+        NetworksResult,
+    )
+
+    cache = Path(first.manifest["cache"]["folder"])
+    for record in first.records[:-1]:
+        kind = {
+            "data": DataResult,
+            "clustering-jaccard": ClusteringResult,
+            "evidence": EvidenceResult,
+            "networks": NetworksResult,
+            "kfold": KFoldResult,
+        }.get(record.name)
+        if kind is None:
+            continue
+        loaded = kind.load(cache / f"{record.name}-{record.key[:24]}")
+        again = kind.load(loaded.save(tmp_path / record.name))
+        assert type(again) is kind
+        for name in ("statistics", "overall", "protocol", "suggested", "points", "evidence"):
+            if hasattr(loaded, name):
+                same = json_text(getattr(again, name)) == json_text(getattr(loaded, name))
+                assert same, (record.name, name)
+        assert not list((cache / f"{record.name}-{record.key[:24]}").glob("*.png"))
+
+
+def test_a_changed_figure_is_drawn_again_without_recomputing_a_stage(
+    first: RunResult, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clusterrec.viz import results
+
+    drawn = []
+    original = results.kfold_figure
+
+    def changed(summary: pd.DataFrame) -> object:
+        drawn.append(list(summary["model"]))
+        figure = original(summary)
+        figure.suptitle("a changed k-fold figure")
+        return figure
+
+    monkeypatch.setattr(results, "kfold_figure", changed)
+    steps: list[str] = []
+    again = tiny_run(
+        tmp_path_factory, tmp_path_factory.mktemp("runs") / "redrawn", progress=steps.append
+    )
+    states = stage_states(again)
+    assert all(states[name] for name in COMPUTING_STAGES)
+    assert drawn == [["clusterrec", "bias"]]
+    new = (again.out / "figures" / "kfold.png").read_bytes()
+    assert new != (first.out / "figures" / "kfold.png").read_bytes()
+    for name in ("learning_curves.png", "clusters_2d_jaccard.png", "ratings_per_user.png"):
+        assert (again.out / "figures" / name).read_bytes() == (
+            first.out / "figures" / name
+        ).read_bytes(), name
+    assert steps[0] == f"stage 1/{len(COMPUTING_STAGES) + 1}: data"
+
+
+def _jaccard_labels(out: Path, L: int) -> pd.Series:
+    labels = pd.read_csv(out / "results" / "labels_jaccard.csv", dtype={"user": str})
+    return labels.set_index("user")[f"L{L}"]
+
+
+def test_the_networks_are_trained_on_the_report_s_jaccard_clusters(first: RunResult) -> None:
+    from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
+
+    model = ClusterNeighborRecommender.load(first.out / "model")
+    shown = _jaccard_labels(first.out, model.n_clusters)
+    np.testing.assert_array_equal(model.labels_, shown.loc[list(model.user_index_)].to_numpy())
+    neighbours = pd.read_csv(first.out / "results" / "neighbours_per_cluster.csv")
+    assert neighbours["users"].tolist() == np.bincount(shown, minlength=2).tolist()
+
+
+def test_networks_l_outside_the_sweep_is_clustered_by_the_jaccard_stage(
+    first: RunResult, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
+
+    config = tiny_config(model={"n_clusters": 4})
+    run = tiny_run(tmp_path_factory, tmp_path_factory.mktemp("runs") / "L4", config=config)
+    states = stage_states(run)
+    assert states["clustering-euclidean"] and not states["clustering-jaccard"]
+    sweep = pd.read_csv(run.out / "results" / "sweep_jaccard.csv")
+    assert sweep["L"].tolist() == [2, 3]  # the sweep (and its suggestion) is unchanged
+    model = ClusterNeighborRecommender.load(run.out / "model")
+    shown = _jaccard_labels(run.out, 4)
+    np.testing.assert_array_equal(model.labels_, shown.loc[list(model.user_index_)].to_numpy())
+    for L in (2, 3):
+        a, b = _jaccard_labels(run.out, L), _jaccard_labels(first.out, L)
+        assert a.equals(b), L

@@ -1,19 +1,21 @@
-"""``clusterrec cluster``: cluster users for one or several L, write labels, figures, evidence."""
+"""``clusterrec cluster``: cluster users for one or several L, write labels, figures, evidence.
+
+It runs the same stage functions as ``clusterrec run`` (distances, clustering, evidence) and
+draws with the same figure functions; its defaults are the run configuration's
+(:class:`clusterrec.run.config.RunConfig`).
+"""
 
 from __future__ import annotations
 
 import argparse
-import csv
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from clusterrec._atomic import atomic_write
 from clusterrec.cli.common import (
     add_data_options,
+    apply_run_defaults,
     load_data,
     print_json,
     set_command,
@@ -22,13 +24,14 @@ from clusterrec.cli.common import (
 from clusterrec.errors import ConfigError
 
 if TYPE_CHECKING:
-    from clusterrec.clustering.sweep import Sweep
+    import numpy as np
+
     from clusterrec.data.ratings import Ratings
+    from clusterrec.run.config import RunConfig
+    from clusterrec.run.stages import ClusteringResult
 
 #: Metrics offered on the command line (any of clusterrec.distances.METRICS works).
 CLI_METRICS = ("euclidean", "cosine", "jaccard", "euclidean_rms")
-#: Most L values drawn side by side in the embedding figure.
-EMBEDDING_PANELS = 4
 
 
 def add_to(commands: argparse._SubParsersAction) -> None:
@@ -41,7 +44,7 @@ def add_to(commands: argparse._SubParsersAction) -> None:
         "L (original user id, cluster), the figure for choosing L (when a range is given), the "
         "users in 2-D coloured by cluster, and the evidence table for judging the metrics.",
     )
-    add_data_options(parser)
+    add_data_options(parser, run_defaults=True)
     options = parser.add_argument_group("clustering")
     options.add_argument(
         "--metric",
@@ -52,7 +55,8 @@ def add_to(commands: argparse._SubParsersAction) -> None:
     options.add_argument(
         "--algorithm",
         choices=["kmeans", "kmedoids", "agglomerative"],
-        help="default: kmeans for euclidean/cosine, kmedoids for jaccard",
+        help="default: kmeans for euclidean/cosine, as clusterrec run ([jaccard] algorithm) "
+        "for jaccard",
     )
     options.add_argument(
         "--clusters",
@@ -61,7 +65,11 @@ def add_to(commands: argparse._SubParsersAction) -> None:
         help="number of clusters L, or a range A-B to sweep and suggest one",
     )
     options.add_argument(
-        "--n-init", type=int, default=4, metavar="N", help="k-means restarts (default 4)"
+        "--n-init",
+        type=int,
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help="k-means restarts (default: as clusterrec run, [clustering] n_init)",
     )
     parser.add_argument(
         "--out", default="clusters", metavar="DIR", help="folder for outputs (default: clusters)"
@@ -78,9 +86,16 @@ def run_cluster(args: argparse.Namespace) -> int:
     from clusterrec.clustering.entry import resolve_algorithm
     from clusterrec.data.filtering import filter_users
 
+    defaults = apply_run_defaults(args, n_init="clustering.n_init")
     metrics = parse_metrics(args.metric)
     values = parse_cluster_range(args.clusters)
-    algorithms = {metric: resolve_algorithm(metric, args.algorithm) for metric in metrics}
+    algorithms = {
+        metric: resolve_algorithm(
+            metric,
+            args.algorithm or (defaults.jaccard.algorithm if metric == "jaccard" else None),
+        )
+        for metric in metrics
+    }
     ratings = load_data(args)
     kept, filtered = filter_users(ratings, args.min_ratings, args.max_ratings)
     warn_dropped(ratings)
@@ -89,7 +104,9 @@ def run_cluster(args: argparse.Namespace) -> int:
             f"--clusters asks for up to {values[-1]} clusters but only {kept.n_users:,} users "
             "are kept; ask for fewer clusters or widen --min-ratings/--max-ratings"
         )
-    payload = cluster_and_write(kept, algorithms, values, Path(args.out), args.seed, args.n_init)
+    payload = cluster_and_write(
+        kept, algorithms, values, Path(args.out), args.seed, args.n_init, defaults
+    )
     payload["input"] = {
         "path": ratings.source.path if ratings.source else None,
         "users": kept.n_users,
@@ -97,6 +114,8 @@ def run_cluster(args: argparse.Namespace) -> int:
         "ratings": len(kept),
     }
     payload["filter"] = {"min_ratings": filtered.min_ratings, "max_ratings": filtered.max_ratings}
+    from clusterrec._files import write_json
+
     write_json(Path(args.out) / "cluster.json", payload)
     if args.json:
         print_json(payload)
@@ -142,41 +161,41 @@ def cluster_and_write(
     out: Path,
     seed: int,
     n_init: int,
+    defaults: RunConfig | None = None,
 ) -> dict:
-    """Sweep every metric, write labels, figures and evidence to ``out``; the JSON payload."""
-    from clusterrec.clustering.sweep import sweep_n_clusters
-    from clusterrec.distances.engine import MEASURED_SHRINKAGE
-    from clusterrec.evaluation.evidence import metric_evidence
+    """Sweep every metric with the run's stage functions (distances and embedding settings:
+    ``defaults``, default ``RunConfig()``), write labels, figures and evidence to ``out``;
+    the JSON payload."""
+    from clusterrec._files import write_csv
+    from clusterrec.run.config import RunConfig
+    from clusterrec.run.stages import compute_clustering, compute_distances, compute_evidence
 
-    runs, sweeps = [], {}
+    defaults = defaults or RunConfig()
+    settings = defaults.distances
+    runs, distances, clusterings = [], {}, {}
     for metric, algorithm in algorithms.items():
         started = time.perf_counter()
-        sweep = sweep_n_clusters(
+        distances[metric] = compute_distances(ratings, metric, settings, seed)
+        clusterings[metric] = compute_clustering(
             ratings,
-            metric,
-            values,
+            distances[metric],
             algorithm,
-            seed=seed,
+            values,
+            settings=settings,
             n_init=n_init,
-            shrinkage=MEASURED_SHRINKAGE,
+            embedding_users=defaults.clustering.embedding_users,
+            seed=seed,
             progress=True,
         )
-        sweeps[metric] = sweep
-        runs.append(_run_payload(ratings, sweep, out, time.perf_counter() - started))
-    figures = write_figures(sweeps, out, seed)
-    evidence_L = {m: s.suggested or values[0] for m, s in sweeps.items()}
-    evidence = metric_evidence(
-        ratings,
-        {m: s.point(evidence_L[m]).clustering.labels for m, s in sweeps.items()},
-        {m: s.distances for m, s in sweeps.items()},
-        algorithms=algorithms,
-        users=next(iter(sweeps.values())).users,
-        seed=seed,
+        seconds = time.perf_counter() - started
+        runs.append(_run_payload(ratings, clusterings[metric], out, seconds))
+    figures = write_figures(clusterings, out, defaults.clustering.panels)
+    found = compute_evidence(
+        ratings, clusterings, distances, None, min_overlap=settings.min_overlap, seed=seed
     )
-    evidence["table"] = str(write_evidence_csv(out / "evidence.csv", evidence["metrics"]))
-    evidence["agreement_table"] = str(
-        write_evidence_csv(out / "agreement.csv", evidence["agreement"])
-    )
+    evidence = dict(found.evidence)
+    evidence["table"] = str(write_csv(out / "evidence.csv", found.metrics))
+    evidence["agreement_table"] = str(write_csv(out / "agreement.csv", found.agreement))
     config = {
         "metrics": list(algorithms),
         "algorithms": algorithms,
@@ -184,100 +203,83 @@ def cluster_and_write(
         "seed": seed,
         "n_init": n_init,
     }
-    return {
+    payload = {
         "config": config,
         "out": str(out),
         "runs": runs,
         "figures": figures,
         "evidence": evidence,
     }
+    if found.jaccard:
+        payload["jaccard"] = found.jaccard
+    return payload
 
 
-def _run_payload(ratings: Ratings, sweep: Sweep, out: Path, seconds: float) -> dict:
+def _run_payload(ratings: Ratings, clustering: ClusteringResult, out: Path, seconds: float) -> dict:
     clusters = []
-    for point in sweep.points:
-        clustering = point.clustering
-        path = out / f"labels_{sweep.metric}_{sweep.algorithm}_L{point.n_clusters}.csv"
-        write_labels_csv(path, ratings.user_labels, clustering.labels)
+    for point in clustering.points:
+        name = f"labels_{clustering.metric}_{clustering.algorithm}_L{point.L}.csv"
+        path = write_labels_csv(out / name, ratings.user_labels, clustering.labels[point.L])
         clusters.append(
             {
-                "L": point.n_clusters,
-                "sizes": clustering.sizes.tolist(),
-                "objective": clustering.objective,
+                "L": point.L,
+                "sizes": list(point.sizes),
+                "objective": point.objective,
                 "silhouette": point.silhouette,
-                "n_iter": clustering.n_iter,
-                "converged": clustering.converged,
-                "uncovered_users": clustering.n_uncovered,
+                "n_iter": point.n_iter,
+                "converged": point.converged,
+                "uncovered_users": point.uncovered_users,
                 "seconds": round(point.seconds, 3),
                 "labels": str(path),
             }
         )
     return {
-        "metric": sweep.metric,
-        "algorithm": sweep.algorithm,
-        "suggested_L": sweep.suggested,
-        "rule": sweep.rule,
-        "silhouette_users": None if sweep.users is None else len(sweep.users),
+        "metric": clustering.metric,
+        "algorithm": clustering.algorithm,
+        "suggested_L": clustering.suggested,
+        "rule": clustering.rule,
+        "silhouette_users": clustering.silhouette_users,
         "seconds": round(seconds, 3),
         "clusters": clusters,
     }
 
 
-def write_figures(sweeps: dict[str, Sweep], out: Path, seed: int) -> dict[str, str]:
-    """The choose-L figure (for a range) and the 2-D embedding figure; their paths."""
-    from clusterrec.clustering.embedding import embed_sweep
-    from clusterrec.viz.clusters import (
-        choose_n_clusters_figure,
-        cluster_embedding_figure,
-        pick_panels,
-    )
+def write_figures(
+    clusterings: dict[str, ClusteringResult], out: Path, panels: int
+) -> dict[str, str]:
+    """The choose-L figure (for a range) and the 2-D embedding figure, drawn by the same
+    functions as the run's report; their paths."""
+    from clusterrec.viz.clusters import choose_n_clusters_figure
     from clusterrec.viz.data import save_figure
+    from clusterrec.viz.figures import clustering_embedding_figure
 
     figures = {}
-    names = "_".join(sweeps)
-    any_sweep = next(iter(sweeps.values()))
-    if len(any_sweep.points) > 1:
-        figure = choose_n_clusters_figure(list(sweeps.values()))
+    names = "_".join(clusterings)
+    shown = list(clusterings.values())
+    if len(shown[0].points) > 1:
+        figure = choose_n_clusters_figure(shown)
         figures["choose_L"] = str(save_figure(figure, out / f"choose_L_{names}.png"))
-    embeddings, labels, shares = {}, {}, {}
-    for metric, sweep in sweeps.items():
-        users, embeddings[metric], shares[metric] = embed_sweep(sweep, seed=seed)
-        shown = pick_panels([p.n_clusters for p in sweep.points], sweep.suggested, EMBEDDING_PANELS)
-        labels[metric] = {L: sweep.point(L).clustering.labels[users] for L in shown}
-    figure = cluster_embedding_figure(embeddings, labels, axis_shares=shares)
+    figure = clustering_embedding_figure(shown, panels)
     figures["embedding"] = str(save_figure(figure, out / f"clusters_2d_{names}.png"))
     return figures
 
 
 def write_labels_csv(path: Path, user_labels: np.ndarray, labels: np.ndarray) -> Path:
     """``user,cluster`` rows with the original user ids, written atomically."""
-    with atomic_write(path, "w") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["user", "cluster"])
-        writer.writerows(zip(user_labels.tolist(), labels.tolist(), strict=True))
-    return Path(path)
+    import numpy as np
+    import pandas as pd
+
+    from clusterrec._files import write_csv
+
+    frame = pd.DataFrame({"user": np.asarray(user_labels).astype(str), "cluster": labels})
+    return write_csv(path, frame)
 
 
 def write_evidence_csv(path: Path, rows: Sequence[dict]) -> Path:
-    """A list of flat dicts as CSV (columns from the first row), written atomically."""
-    with atomic_write(path, "w") as handle:
-        columns = list(rows[0]) if rows else []
-        for row in rows[1:]:
-            columns += [key for key in row if key not in columns]
-        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return Path(path)
+    """A list of flat dicts as CSV (:func:`clusterrec._files.write_rows_csv`)."""
+    from clusterrec._files import write_rows_csv
 
-
-def write_json(path: Path, payload: dict) -> Path:
-    """The payload as JSON, written atomically."""
-    import json
-
-    with atomic_write(path, "w") as handle:
-        json.dump(payload, handle, indent=2, default=_plain)
-        handle.write("\n")
-    return Path(path)
+    return write_rows_csv(path, rows)
 
 
 def format_cluster_summary(payload: dict) -> str:
@@ -305,15 +307,6 @@ def format_cluster_summary(payload: dict) -> str:
         lines.append(f"agreement {row['metric_a']} vs {row['metric_b']}: ARI {row['ari']:.3f}")
     lines.append(f"outputs in {payload['out']}: cluster.json, evidence.csv, labels_*.csv, *.png")
     return "\n".join(lines)
-
-
-def _plain(value: object) -> object:
-    """numpy scalars and paths as plain JSON values."""
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def _number(value: float | None) -> str:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 from clusterrec.data.formats import FORMATS
 from clusterrec.data.ratings import Ratings
@@ -21,7 +19,20 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def add_data_options(parser: argparse.ArgumentParser, *, data_optional: bool = True) -> None:
+def add_data_options(
+    parser: argparse.ArgumentParser, *, data_optional: bool = True, run_defaults: bool = False
+) -> None:
+    """DATA, the reading options and the Rmin..Rmax filter. With ``run_defaults`` the filter
+    and the seed default to the run configuration's (:func:`apply_run_defaults` fills them in
+    when the command runs, so a command that repeats a run's step cannot drift from it)."""
+    if run_defaults:
+        low = high = seed = argparse.SUPPRESS
+        low_help = "default: as clusterrec run, [data] min_ratings"
+        high_help = "default: as clusterrec run, [data] max_ratings"
+        seed_help = "; default: as clusterrec run"
+    else:
+        low, high, seed = 1, None, 0
+        low_help, high_help, seed_help = "default 1", "default: no limit", " (default 0)"
     parser.add_argument(
         "data",
         nargs="?" if data_optional else None,
@@ -47,23 +58,44 @@ def add_data_options(parser: argparse.ArgumentParser, *, data_optional: bool = T
     filtering.add_argument(
         "--min-ratings",
         type=int,
-        default=1,
+        default=low,
         metavar="N",
-        help="keep users with at least N ratings (default 1)",
+        help=f"keep users with at least N ratings ({low_help})",
     )
     filtering.add_argument(
         "--max-ratings",
         type=int,
-        default=None,
+        default=high,
         metavar="N",
-        help="keep users with at most N ratings (default: no limit)",
+        help=f"keep users with at most N ratings ({high_help})",
     )
     filtering.add_argument(
         "--seed",
         type=int,
-        default=0,
-        help="seed of the generated default data and of every random step",
+        default=seed,
+        help="seed of the generated default data and of every random step" + seed_help,
     )
+
+
+def apply_run_defaults(args: argparse.Namespace, **keys: str) -> object:
+    """Fill the options left out (see ``run_defaults``) from ``RunConfig()``: min_ratings,
+    max_ratings, seed, and ``keys`` (option name -> "section.key"); returns the config."""
+    from clusterrec.run.config import RunConfig
+
+    config = RunConfig()
+    wanted = {
+        "min_ratings": "data.min_ratings",
+        "max_ratings": "data.max_ratings",
+        "seed": "seed",
+        **keys,
+    }
+    for name, where in wanted.items():
+        if not hasattr(args, name):
+            value = config
+            for part in where.split("."):
+                value = getattr(value, part)
+            setattr(args, name, value)
+    return config
 
 
 def load_data(args: argparse.Namespace) -> Ratings:
@@ -90,16 +122,11 @@ def load_data(args: argparse.Namespace) -> Ratings:
 
 
 def print_json(payload: dict) -> None:
-    json.dump(payload, sys.stdout, indent=2, default=_json_default)
-    sys.stdout.write("\n")
+    """``payload`` on stdout in the project's one JSON encoding
+    (:func:`clusterrec._files.json_text`)."""
+    from clusterrec._files import json_text
 
-
-def _json_default(value: object) -> object:
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+    sys.stdout.write(json_text(payload) + "\n")
 
 
 def warn_dropped(ratings: Ratings) -> None:

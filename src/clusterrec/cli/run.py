@@ -10,7 +10,7 @@ from pathlib import Path
 
 from clusterrec.cli.common import print_json, set_command
 from clusterrec.run.measure import StageRecord
-from clusterrec.run.progress import Progress
+from clusterrec.run.progress import Progress, StageBar
 
 
 def add_to(commands: argparse._SubParsersAction) -> None:
@@ -124,57 +124,6 @@ def format_summary(records: list[StageRecord], out: Path, report: Path, manifest
     return "\n".join(lines)
 
 
-class _BarProgress(Progress):
-    """One progress display for the whole run: a tqdm bar over stages on a terminal, else a
-    line per finished stage on stderr."""
-
-    def __init__(self) -> None:
-        self.bar = None
-        self.total = 0
-        self.done = 0
-        self.interactive = sys.stderr.isatty()
-
-    def start(self, stage: str, index: int, total: int) -> None:
-        super().start(stage, index, total)
-        self.total = total
-        if self.interactive and self.bar is None:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(
-                total=total,
-                file=sys.stderr,
-                leave=True,
-                bar_format="{desc:<21} {n_fmt:>2}/{total_fmt} |{bar:24}| {elapsed}{postfix}",
-            )
-        if self.bar is not None:
-            self.bar.set_description(stage)
-            self.bar.set_postfix_str("")
-
-    def step(self, text: str) -> None:
-        super().step(text)
-        if self.bar is not None:
-            self.bar.set_postfix_str(text)
-
-    def finish(self, record: StageRecord) -> None:
-        super().finish(record)
-        how = "reused from the cache" if record.cached else f"computed in {record.seconds:.1f} s"
-        if self.bar is not None:
-            self.bar.set_postfix_str(how)
-            self.bar.update(1)
-        else:
-            self.done += 1
-            print(f"clusterrec: [{self.done}/{self.total}] {record.name}: {how}", file=sys.stderr)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-class _QuietProgress(Progress):
-    def close(self) -> None:
-        pass
-
-
 def make_progress(enabled: bool) -> Progress:
-    """The CLI's progress display, or one that only logs."""
-    return _BarProgress() if enabled else _QuietProgress()
+    """The CLI's progress display (a bar over stages), or one that only logs."""
+    return StageBar() if enabled else Progress()

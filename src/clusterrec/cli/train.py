@@ -60,7 +60,7 @@ def model_from_args(args: argparse.Namespace) -> object:
         n_neighbors=args.neighbors,
         preset=args.preset,
         seed=args.seed,
-        show_progress=not args.no_progress,
+        progress=not args.no_progress,
     )
 
 

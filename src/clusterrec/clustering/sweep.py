@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from clusterrec._progress import ProgressArg, Steps
 from clusterrec.clustering._common import (
     DEFAULT_N_INIT,
     DEFAULT_SAMPLE_SIZE,
@@ -131,7 +132,7 @@ def sweep_n_clusters(
     memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     distances: tuple[np.ndarray, np.ndarray | None] | None = None,
-    progress: bool = False,
+    progress: ProgressArg = False,
 ) -> Sweep:
     """Cluster for each L and record objective (elbow), silhouette and sizes.
 
@@ -139,9 +140,9 @@ def sweep_n_clusters(
     range swept. Silhouettes use the metric's distance matrix (over a sample of users beyond
     the memory budget); ``distances`` = ``(D, users)`` from :func:`sweep_distances` reuses one
     (computed with the same ``min_overlap`` and ``shrinkage``).
+    ``progress``: False, True (a bar) or a callable told ``"metric L=..."`` before each L (see
+    :mod:`clusterrec._progress`).
     """
-    from tqdm.auto import tqdm
-
     algorithm = resolve_algorithm(metric, algorithm)
     values = sorted({_check_count(L, "n_clusters") for L in n_clusters})
     if not values:
@@ -156,9 +157,9 @@ def sweep_n_clusters(
         seed=seed,
     )
     points = []
-    for L in tqdm(
-        values, desc=f"{metric} {algorithm}", disable=None if progress else True, leave=False
-    ):
+    step = Steps(progress, len(values), unit="L")
+    for L in values:
+        step(f"{metric} L={L}")
         started = time.perf_counter()
         clustering = cluster_users(
             R,
@@ -185,6 +186,7 @@ def sweep_n_clusters(
             clustering.objective,
             score,
         )
+    step.close()
     return Sweep(metric, algorithm, tuple(points), D, users)
 
 

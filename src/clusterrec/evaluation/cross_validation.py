@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from clusterrec._progress import ProgressArg, Steps
 from clusterrec.data.ratings import Ratings
 from clusterrec.errors import ConfigError, DataError
 from clusterrec.evaluation.metrics import (
@@ -141,9 +142,8 @@ def cross_validate(
     assignments: np.ndarray | None = None,
     top_n: int = 10,
     relevance_threshold: float | None = None,
-    progress: bool = False,
+    progress: ProgressArg = False,
     rank_users: int = 0,
-    on_step: Callable[[str], None] | None = None,
 ) -> CrossValidationResult:
     """K-fold cross-validation of several models on the same folds (see the module docstring).
 
@@ -157,11 +157,11 @@ def cross_validate(
         top_n: cut-off of the ranking metrics.
         relevance_threshold: held-out ratings at or above it are relevant; default 80% of
             the scale's top (:func:`default_relevance_threshold`).
-        progress: show a tqdm progress bar over folds x models.
+        progress: False (silent), True (a tqdm bar over folds x models) or a callable /
+            ``step(text)`` object told ``"fold f/k: model"`` before each fit (see
+            :mod:`clusterrec._progress`).
         rank_users: rank a seeded sample of at most this many users with a relevant held-out
             rating per fold (0: all); ranking every item costs a model's full prediction.
-        on_step: called with a short description before each (fold, model), for a caller's
-            own progress display.
     """
     if not models:
         raise ConfigError("no models to evaluate")
@@ -169,17 +169,14 @@ def cross_validate(
     fold_of, source = _fold_assignments(ratings, folds, seed, assignments)
     if relevance_threshold is None:
         relevance_threshold = default_relevance_threshold(ratings.scale)
-    bar = _progress_bar(folds * len(models), progress)
     rows = []
-    try:
+    with Steps(progress, folds * len(models), unit="fit") as step:
         for fold in range(folds):
             test_mask = fold_of == fold
             train, test = ratings.take(~test_mask), ratings.take(test_mask)
             ranked = ranking_sample(test, relevance_threshold, rank_users, seed=[seed, fold])
             for name, factory in models.items():
-                bar.set_description(f"fold {fold + 1}/{folds} {name}")
-                if on_step is not None:
-                    on_step(f"fold {fold + 1}/{folds}: {name}")
+                step(f"fold {fold + 1}/{folds}: {name}")
                 row = _evaluate_fold(factory, train, test, ranked, top_n, relevance_threshold)
                 rows.append({"fold": fold, "model": name, **row})
                 logger.info(
@@ -190,9 +187,6 @@ def cross_validate(
                     row["mae"],
                     row["fit_seconds"],
                 )
-                bar.update(1)
-    finally:
-        bar.close()
     return CrossValidationResult(
         folds=pd.DataFrame(rows),
         n_folds=folds,
@@ -237,26 +231,6 @@ def _dropped_note(ratings: Ratings) -> str:
         f"{source.duplicates:,} duplicates, so give one fold number per kept record "
         "(see assignments_for_kept_records)"
     )
-
-
-def _progress_bar(total: int, enabled: bool):
-    """A tqdm bar when enabled, else a stand-in with the same methods."""
-    if enabled:
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, unit="fit")
-    return _NoProgress()
-
-
-class _NoProgress:
-    def set_description(self, text: str) -> None:
-        pass
-
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def ranking_sample(test: Ratings, threshold: float, size: int, *, seed: object) -> Ratings:

@@ -56,13 +56,18 @@ class UserSplitResult:
 
 
 def evaluate_user_split(
-    model: ClusterNeighborRecommender, ratings: Ratings, test_share: float = 0.2
+    model: ClusterNeighborRecommender,
+    ratings: Ratings,
+    test_share: float = 0.2,
+    labels: np.ndarray | None = None,
 ) -> UserSplitResult:
     """Fit ``model`` with held-out users (its own seed) and measure both groups per cluster.
 
-    Overall figures are weighted by ratings (the errors over all ratings of the group).
+    ``labels``: the users' clusters made elsewhere (see ``ClusterNeighborRecommender.fit``);
+    default: the model clusters by Jaccard itself. Overall figures are weighted by ratings
+    (the errors over all ratings of the group).
     """
-    held_out = model.fit_user_split(ratings, test_share)
+    held_out = model.fit_user_split(ratings, test_share, labels=labels)
     users, items, truth = rated_pairs(model.matrix_, np.arange(len(model.user_index_)))
     predicted = model.predict_codes(users, items)
     frame = pd.DataFrame(

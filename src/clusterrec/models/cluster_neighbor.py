@@ -22,6 +22,7 @@ import scipy.sparse as sp
 import torch
 
 from clusterrec._atomic import atomic_write
+from clusterrec._progress import ProgressArg, Steps
 from clusterrec.data.ratings import Ratings, RatingScale
 from clusterrec.errors import ConfigError, DataError
 from clusterrec.models.baselines import BiasBaseline
@@ -74,8 +75,14 @@ class ClusterNeighborRecommender(Recommender):
         preset: "default" or "notebook" (see :data:`clusterrec.networks.PRESETS`).
         seed: every random step (clustering, validation split, network initialisation and
             shuffling) derives from it.
-        show_progress: a progress bar over clusters while training.
+        progress: False (silent), True (a bar over clusters while training) or a callable
+            told ``"training cluster a/L"`` (see :mod:`clusterrec._progress`).
         config: a full `NetworkConfig` instead of a preset.
+
+    ``fit(ratings, labels=...)`` and ``fit_user_split(ratings, labels=...)`` take a clustering
+    made elsewhere (one label 0..L-1 per user of ``ratings``, in the order of
+    ``ratings.user_labels``), so the networks are trained on the very clusters a report
+    shows; without ``labels`` the model clusters by Jaccard itself (:func:`jaccard_clusters`).
     """
 
     name = "clusterrec"
@@ -87,24 +94,37 @@ class ClusterNeighborRecommender(Recommender):
         preset: str = "default",
         seed: int = 0,
         *,
-        show_progress: bool = False,
+        progress: ProgressArg = False,
         config: NetworkConfig | None = None,
     ) -> None:
         self.n_clusters = n_clusters
         self.n_neighbors = n_neighbors
         self.preset = preset
         self.seed = seed
-        self.show_progress = show_progress
+        self.progress = progress
         self.config = config
 
     # -- fitting ----------------------------------------------------------------------------------
 
+    def fit(self, ratings: Ratings, labels: object = None) -> ClusterNeighborRecommender:
+        """Learn from ``ratings``; ``labels``: the users' clusters (see the class docstring),
+        default: clustered here by Jaccard. Returns self."""
+        if len(ratings) == 0:
+            raise DataError("cannot fit on an empty set of ratings")
+        labels = self._given_labels(ratings, labels)
+        ratings = ratings.compact()
+        self._remember_vocabulary(ratings)
+        self._fit_users(ratings, 0.0, labels)
+        return self
+
     def _fit(self, ratings: Ratings) -> None:
         self._fit_users(ratings, test_share=0.0)
 
-    def fit_user_split(self, ratings: Ratings, test_share: float = 0.2) -> np.ndarray:
-        """The assignment's protocol: cluster all users, then in each cluster hold out
-        ``test_share`` of the users (seeded) and fit on the others only.
+    def fit_user_split(
+        self, ratings: Ratings, test_share: float = 0.2, labels: object = None
+    ) -> np.ndarray:
+        """The assignment's protocol: cluster all users (or take their ``labels``), then in
+        each cluster hold out ``test_share`` of the users (seeded) and fit on the others only.
 
         No baseline, neighbour or network uses a held-out user's ratings: held-out users are
         never anyone's neighbour, and only the training users' rows train the networks. Their
@@ -113,18 +133,43 @@ class ClusterNeighborRecommender(Recommender):
         """
         if not 0 < test_share < 1:
             raise ConfigError(f"test_share must be between 0 and 1, not {test_share!r}")
+        labels = self._given_labels(ratings, labels)
         ratings = ratings.compact()
         self._remember_vocabulary(ratings)
-        self._fit_users(ratings, test_share)
+        self._fit_users(ratings, test_share, labels)
         return self.held_out_users_
+
+    def _given_labels(self, ratings: Ratings, labels: object) -> np.ndarray | None:
+        """``labels`` checked (one whole number 0..L-1 per user of ``ratings``) and restricted
+        to the users with ratings, in the order ``ratings.compact()`` keeps them."""
+        if labels is None:
+            return None
+        array = np.asarray(labels)
+        if array.ndim != 1 or len(array) != ratings.n_users:
+            raise ConfigError(
+                f"labels must give one cluster per user of the ratings ({ratings.n_users:,} "
+                f"users, in the order of ratings.user_labels), not shape {array.shape}"
+            )
+        whole = np.issubdtype(array.dtype, np.integer) or (
+            np.issubdtype(array.dtype, np.floating) and np.all(np.mod(array, 1) == 0)
+        )
+        if not whole or (len(array) and (array.min() < 0 or array.max() >= self.n_clusters)):
+            raise ConfigError(
+                f"labels must be whole numbers 0..{self.n_clusters - 1} (n_clusters = "
+                f"{self.n_clusters}); cluster with the same L as the model"
+            )
+        return array.astype(np.int64)[ratings.counts_per_user() > 0]
 
     def _seeds(self) -> list[int]:
         """Seeds of clustering, validation split, networks and the user split, from ``seed``."""
         return [int(s) for s in np.random.SeedSequence(self.seed).generate_state(4)]
 
-    def _fit_users(self, ratings: Ratings, test_share: float) -> None:
-        """Cluster, hold out ``test_share`` of each cluster's users (none when 0), then fit
-        the baseline, the neighbours and the networks on the other users."""
+    def _fit_users(
+        self, ratings: Ratings, test_share: float, labels: np.ndarray | None = None
+    ) -> None:
+        """Cluster (unless ``labels`` are given), hold out ``test_share`` of each cluster's
+        users (none when 0), then fit the baseline, the neighbours and the networks on the
+        other users."""
         config = self._config()
         k = config.n_neighbors
         self._check_params(ratings.n_users, k)
@@ -132,7 +177,9 @@ class ClusterNeighborRecommender(Recommender):
         started = time.perf_counter()
         R = ratings.matrix()
         self.config_ = config
-        self.labels_ = jaccard_clusters(R, self.n_clusters, seed=clustering_seed)
+        if labels is None:
+            labels = jaccard_clusters(R, self.n_clusters, seed=clustering_seed)
+        self.labels_ = labels
         if test_share > 0:
             held_out = split_users_within_clusters(self.labels_, test_share, seed=user_split_seed)
         else:
@@ -148,13 +195,10 @@ class ClusterNeighborRecommender(Recommender):
         self.user_means_ = _user_means(R, training_users)
         self.networks_: dict[int, torch.nn.Module] = {}
         self.summaries_: list[ClusterSummary] = []
-        clusters = range(self.n_clusters)
-        if self.show_progress:
-            from tqdm.auto import tqdm
-
-            clusters = tqdm(clusters, desc="training clusters", unit="cluster")
-        for cluster in clusters:
-            self._fit_cluster(R, cluster, config, split_seed + cluster, network_seed + cluster)
+        with Steps(self.progress, self.n_clusters, unit="cluster") as step:
+            for cluster in range(self.n_clusters):
+                step(f"training cluster {cluster + 1}/{self.n_clusters}")
+                self._fit_cluster(R, cluster, config, split_seed + cluster, network_seed + cluster)
         logger.info("fitted %d clusters in %.1f s", self.n_clusters, time.perf_counter() - started)
 
     def _config(self) -> NetworkConfig:

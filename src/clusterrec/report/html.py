@@ -16,6 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -32,24 +33,30 @@ from clusterrec.report.wording import (
     recommendation_discussion,
 )
 
+if TYPE_CHECKING:
+    from clusterrec.run.stages import (
+        ClusteringResult,
+        DataResult,
+        EvidenceResult,
+        KFoldResult,
+        NetworksResult,
+    )
+
 
 @dataclass
 class ReportInputs:
-    """Everything the report shows, as plain values read from the run's stage outputs."""
+    """Everything the report shows: the run's typed stage results and the figures drawn from
+    them."""
 
     config_toml: str
     manifest: dict
-    data: dict
+    data: DataResult
     counts: pd.DataFrame
     figures: Mapping[str, Path]
-    sweeps: Mapping[str, dict]
-    evidence: dict
-    jaccard: dict
-    users_protocol: pd.DataFrame
-    networks: dict
-    neighbours: pd.DataFrame
-    kfold: pd.DataFrame
-    kfold_meta: dict
+    clusterings: Mapping[str, ClusteringResult]
+    evidence: EvidenceResult
+    networks: NetworksResult
+    kfold: KFoldResult
     recommendations: pd.DataFrame
     profiles: pd.DataFrame
     titles_available: bool
@@ -133,7 +140,7 @@ def render_report(inputs: ReportInputs) -> str:
 def _header(inputs: ReportInputs) -> str:
     manifest = inputs.manifest
     source = manifest["input"]
-    stats = inputs.data["statistics"]
+    stats = inputs.data.statistics
     origin = (
         f"generated data in the assignment's Dataset.npy format (size {inputs.generated['size']}"
         f", seed {inputs.generated['seed']})"
@@ -154,20 +161,20 @@ def _header(inputs: ReportInputs) -> str:
         f"<li>{stats['users']:,} users, {stats['items']:,} movies, {stats['ratings']:,} ratings "
         "after filtering.</li>",
     ]
-    for metric, sweep in inputs.sweeps.items():
-        best = next((p for p in sweep["points"] if p["L"] == sweep["suggested"]), None)
+    for metric, clustering in inputs.clusterings.items():
+        best = next((p for p in clustering.points if p.L == clustering.suggested), None)
         if best is not None:
             lines.append(
-                f"<li>{_esc(metric)} ({_esc(sweep['algorithm'])}): suggested L = {best['L']}, "
-                f"silhouette {_number(best['silhouette'])}.</li>"
+                f"<li>{_esc(metric)} ({_esc(clustering.algorithm)}): suggested L = {best.L}, "
+                f"silhouette {_number(best.silhouette)}.</li>"
             )
-    overall = inputs.networks["overall"]
+    overall = inputs.networks.overall
     lines.append(
         f"<li>Per-cluster networks (users protocol): training MAE {overall['train_mae']:.3f}, "
         f"test MAE {overall['test_mae']:.3f}.</li>"
     )
-    if not inputs.kfold.empty:
-        best = inputs.kfold.sort_values("mae").iloc[0]
+    if not inputs.kfold.summary.empty:
+        best = inputs.kfold.summary.sort_values("mae").iloc[0]
         lines.append(f"<li>k-fold: lowest MAE {best['mae']:.3f} by {_esc(best['model'])}.</li>")
     lines.append("</ul></div>")
     lines.append(
@@ -180,20 +187,20 @@ def _header(inputs: ReportInputs) -> str:
 
 def _data_section(inputs: ReportInputs) -> str:
     data = inputs.data
-    dropped = data["filter"]
-    read = data["read"]
+    dropped = data.filter
+    read = data.read
     parts = [
         _heading("data"),
-        _paragraphs(data_discussion(data)),
+        _paragraphs(data_discussion(data.info)),
         _table(inputs.counts.rename(columns={"what": ""}), text_columns=("",)),
         _paragraph(
             f"Dropped: {read.get('bad_records', 0):,} bad records, "
             f"{read.get('duplicates', 0):,} duplicate (user, movie) pairs, "
-            f"{dropped['users_below']:,} users below Rmin and {dropped['users_above']:,} above "
+            f"{dropped.users_below:,} users below Rmin and {dropped.users_above:,} above "
             f"Rmax (the counts above are before and after this filter)."
         ),
     ]
-    counts = data["statistics"]["rating_counts"]
+    counts = data.statistics["rating_counts"]
     parts.append(
         _table(
             pd.DataFrame([counts], index=["ratings"]).rename_axis("rating").reset_index(),
@@ -211,35 +218,35 @@ def _data_section(inputs: ReportInputs) -> str:
     return "\n".join(parts)
 
 
-def _sweep_table(sweep: dict) -> str:
+def _sweep_table(clustering: ClusteringResult) -> str:
     rows = [
         {
-            "L": p["L"],
-            "objective": p["objective"],
-            "silhouette": p["silhouette"],
-            "iterations": p["n_iter"],
-            "cluster sizes": " ".join(str(s) for s in p["sizes"]),
-            "seconds": p["seconds"],
+            "L": p.L,
+            "objective": p.objective,
+            "silhouette": p.silhouette,
+            "iterations": p.n_iter,
+            "cluster sizes": " ".join(str(s) for s in p.sizes),
+            "seconds": p.seconds,
         }
-        for p in sweep["points"]
+        for p in clustering.points
     ]
     return _table(pd.DataFrame(rows), text_columns=("cluster sizes",))
 
 
 def _metric_block(inputs: ReportInputs, metric: str) -> str:
-    sweep = inputs.sweeps[metric]
-    row = _evidence_row(inputs.evidence, metric)
-    sample = sweep.get("silhouette_users")
+    clustering = inputs.clusterings[metric]
+    row = _evidence_row(inputs.evidence.evidence, metric)
+    sample = clustering.silhouette_users
     note = f" Silhouettes over a sample of {sample:,} users." if sample else ""
     return "\n".join(
         [
-            f"<h3>{_esc(metric)} ({_esc(sweep['algorithm'])})</h3>",
-            _sweep_table(sweep),
+            f"<h3>{_esc(metric)} ({_esc(clustering.algorithm)})</h3>",
+            _sweep_table(clustering),
             _figure(
                 inputs,
                 f"choose_L_{metric}",
                 f"Choosing L for {metric}: objective (elbow) and mean silhouette against L; "
-                f"suggested: {sweep['rule']}.{note}",
+                f"suggested: {clustering.rule}.{note}",
             ),
             _figure(
                 inputs,
@@ -247,7 +254,7 @@ def _metric_block(inputs: ReportInputs, metric: str) -> str:
                 f"Users in 2-D (classical MDS of the {metric} distances), coloured by cluster, "
                 "for several L.",
             ),
-            _paragraphs(metric_discussion(metric, sweep, row)),
+            _paragraphs(metric_discussion(metric, clustering.summary(), row)),
         ]
     )
 
@@ -292,7 +299,8 @@ def _percent(value: float | None) -> str:
 
 
 def _clustering_section(inputs: ReportInputs) -> str:
-    metrics = [m for m in inputs.sweeps if m != "jaccard"]
+    metrics = [m for m in inputs.clusterings if m != "jaccard"]
+    evidence = inputs.evidence.evidence
     parts = [
         _heading("clustering"),
         _paragraph(
@@ -306,17 +314,17 @@ def _clustering_section(inputs: ReportInputs) -> str:
     parts += [
         "<h3>Diagnostics: how well each metric captures similarity</h3>",
         _paragraph(
-            f"Measured over {inputs.evidence['metrics'][0]['pairs']:,} user pairs at each "
+            f"Measured over {evidence['metrics'][0]['pairs']:,} user pairs at each "
             "metric's suggested L (quantiles over pairs with a defined distance)."
         ),
-        _evidence_table(inputs.evidence),
-        _paragraph(agreement_discussion(inputs.evidence)),
+        _evidence_table(evidence),
+        _paragraph(agreement_discussion(evidence)),
     ]
     return "\n".join(parts)
 
 
 def _jaccard_section(inputs: ReportInputs) -> str:
-    jaccard = inputs.jaccard
+    jaccard = inputs.evidence.jaccard
     tracks = pd.DataFrame(
         {
             "metric": list(jaccard.get("tracks_disagreement", {})),
@@ -336,11 +344,11 @@ def _jaccard_section(inputs: ReportInputs) -> str:
         columns={"min": "eta² min", "max": "eta² max", "mean": "eta² mean"}
     )
     parts = [_heading("jaccard")]
-    if "jaccard" in inputs.sweeps:
+    if "jaccard" in inputs.clusterings:
         parts.append(_metric_block(inputs, "jaccard"))
     parts += [
         "<h3>What Jaccard ignores, measured</h3>",
-        _paragraphs(jaccard_discussion(jaccard, inputs.evidence)),
+        _paragraphs(jaccard_discussion(jaccard, inputs.evidence.evidence)),
         _caption_table(
             "Does the distance track rating disagreement? (pairs with at least "
             f"{jaccard.get('min_pairs_overlap', 5)} co-rated movies)",
@@ -357,9 +365,10 @@ def _jaccard_section(inputs: ReportInputs) -> str:
 
 
 def _networks_section(inputs: ReportInputs) -> str:
-    network = inputs.networks["network"]
-    hidden = " → ".join(str(h) for h in network["hidden"])
-    table = inputs.users_protocol.rename(
+    networks = inputs.networks
+    network = networks.network
+    hidden = " → ".join(str(h) for h in network.hidden)
+    table = networks.table.rename(
         columns={
             "train_users": "train users",
             "test_users": "test users",
@@ -373,7 +382,7 @@ def _networks_section(inputs: ReportInputs) -> str:
         }
     )
     table["test fallback"] = [_percent(v) for v in table["test fallback"]]
-    neighbours = inputs.neighbours.rename(
+    neighbours = networks.neighbours.rename(
         columns={
             "mean_distance": "mean distance to the k",
             "nearest_distance": "mean distance to the nearest",
@@ -388,15 +397,15 @@ def _networks_section(inputs: ReportInputs) -> str:
                 "Inside each Jaccard cluster every user gets their k nearest neighbours by "
                 "Jaccard distance (never themselves, and only training users), and one "
                 "multilayer network per cluster maps what the neighbours did with a movie to "
-                f"the user's rating. Network: inputs {_esc(network['inputs'])}, target "
-                f"{_esc(network['target'])}, hidden layers {hidden}, k = "
-                f"{network['n_neighbors']}, Adam {network['learning_rate']:g}, up to "
-                f"{network['epochs']} epochs."
+                f"the user's rating. Network: inputs {_esc(network.inputs)}, target "
+                f"{_esc(network.target)}, hidden layers {hidden}, k = "
+                f"{network.n_neighbors}, Adam {network.learning_rate:g}, up to "
+                f"{network.epochs} epochs."
             ),
-            _paragraph(f"Protocol: {inputs.networks['protocol']}."),
+            _paragraph(f"Protocol: {networks.protocol}."),
             _caption_table("Neighbours inside each cluster (Jaccard distances)", neighbours),
             _caption_table("Training and test error per cluster (the assignment's table)", table),
-            _paragraphs(networks_discussion(inputs.users_protocol, inputs.networks)),
+            _paragraphs(networks_discussion(networks)),
             _figure(inputs, "mae_per_cluster", "MAE of training and test users per cluster."),
             _figure(
                 inputs,
@@ -408,8 +417,7 @@ def _networks_section(inputs: ReportInputs) -> str:
 
 
 def _kfold_section(inputs: ReportInputs) -> str:
-    summary = inputs.kfold
-    meta = inputs.kfold_meta
+    summary = inputs.kfold.summary
     frame = pd.DataFrame({"model": summary["model"]})
     for column in summary.columns:
         if column in ("model", "n_ranked_users", "predict_seconds") or column.endswith("_std"):
@@ -426,7 +434,9 @@ def _kfold_section(inputs: ReportInputs) -> str:
     return "\n".join(
         [
             _heading("kfold"),
-            _paragraph(f"Protocol: {meta['protocol']} Top-N ranked for {meta['ranking']}."),
+            _paragraph(
+                f"Protocol: {inputs.kfold.protocol} Top-N ranked for {inputs.kfold.ranking}."
+            ),
             _paragraph(
                 "Each cell: mean over folds ± standard deviation; times in seconds per fold."
             ),

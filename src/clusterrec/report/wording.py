@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from clusterrec.run.stages import NetworksResult
 
 #: Kaufman and Rousseeuw's reading of the mean silhouette: (lower bound, wording).
 SILHOUETTE_SCALE = (
@@ -352,10 +356,11 @@ def _activity_sentences(rows: Sequence[dict]) -> list[str]:
     ]
 
 
-def networks_discussion(table: pd.DataFrame, meta: dict) -> list[str]:
+def networks_discussion(networks: NetworksResult) -> list[str]:
     """Sentences on training and test errors of the per-cluster networks."""
+    table = networks.table
     clusters = table[table["cluster"].astype(str) != "all"]
-    overall = meta["overall"]
+    overall = networks.overall
     gap = overall["test_mae"] / overall["train_mae"] - 1 if overall["train_mae"] else float("nan")
     worst = clusters.loc[clusters["test_mae"].idxmax()]
     best = clusters.loc[clusters["test_mae"].idxmin()]
@@ -370,15 +375,15 @@ def networks_discussion(table: pd.DataFrame, meta: dict) -> list[str]:
         "the movie; those predictions are the bias baseline (mu + b_u + b_i) and are counted, "
         "not hidden.",
     ]
-    epochs = [c["epochs"] for c in meta.get("clusters", [])]
+    epochs = [c.epochs for c in networks.clusters]
     if epochs:
-        best_epochs = [c["best_epoch"] + 1 for c in meta["clusters"]]
+        best_epochs = [c.best_epoch + 1 for c in networks.clusters]
         sentences.append(
             f"Training ran {min(epochs)} to {max(epochs)} epochs per cluster; the kept weights "
             f"are from epoch {min(best_epochs)} to {max(best_epochs)}"
             + (
                 " (early stopping on validation users)."
-                if meta["network"].get("validation_share", 0) > 0
+                if networks.network.validation_share > 0
                 else " (no early stopping in this preset)."
             )
         )

@@ -1,22 +1,22 @@
 """The stage cache: content-addressed folders of files, built under a temporary name and renamed
 into place.
 
-**The stage cache.** Every stage's outputs are files (.npz, .json, .csv, .png; no pickle) in a
-folder named by a SHA-256 key of the stage's name, the package version and exactly the
-parameters the stage depends on, including the keys of the stages it reads (so a new input
-file, which changes the input hash, changes every key). A folder is complete when its
-``stage.json`` exists; it is built under a temporary name and renamed into place, so an
-interrupted run never leaves a half-written stage. Re-running with the same configuration
-reuses every stage; changing, say, the network preset changes the keys of the networks,
-k-fold and recommendations stages only, so the distances and clusterings are reused. Stages
-always hand their results on by reading their folder back, so a reused stage and a fresh one
-give the report the same values.
+**The stage cache.** Every stage's outputs are files (.npz, .json, .csv; no pickle; figures are
+drawn later, in the report step) in a folder named by a SHA-256 key of the stage's name, the
+package version and exactly the parameters the stage depends on, including the keys of the
+stages it reads (so a new input file, which changes the input hash, changes every key). A
+folder is complete when its ``stage.json`` exists; it is built under a temporary name and
+renamed into place, so an interrupted run never leaves a half-written stage. Re-running with
+the same configuration reuses every stage; changing, say, the network preset changes the keys
+of the networks, k-fold and recommendations stages only, so the distances and clusterings are
+reused. Each stage returns a typed result whose ``save`` writes the folder and whose ``load``
+reads it back; the pipeline always hands results on by loading them, so a reused stage and a
+fresh one give the report the same values.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -25,10 +25,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from clusterrec import __version__
-from clusterrec._files import _json_value, read_json, write_json
+from clusterrec._files import json_text, read_json, write_json
 
 #: Part of every stage key: bump when what a stage writes changes shape.
-STAGE_FORMAT = 1
+STAGE_FORMAT = 2
 
 
 # -- the stage cache ------------------------------------------------------------------------------
@@ -44,7 +44,7 @@ def default_cache_dir() -> Path:
 def stage_key(name: str, params: Mapping) -> str:
     """SHA-256 of the stage name, the package and stage-format versions and ``params``."""
     payload = {"stage": name, "format": STAGE_FORMAT, "version": __version__, "params": params}
-    text = json.dumps(payload, sort_keys=True, default=_json_value, separators=(",", ":"))
+    text = json_text(payload, compact=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -9,7 +9,6 @@ the run directory (figures, results, model, manifest, report).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,18 +16,23 @@ from pathlib import Path
 
 import pandas as pd
 
+from clusterrec._progress import ProgressArg
 from clusterrec.data.ratings import Ratings
 from clusterrec.errors import ConfigError
 from clusterrec.run.cache import StageCache, computed_seconds, default_cache_dir, stage_key
 from clusterrec.run.config import RunConfig
 from clusterrec.run.measure import PeakMemory, StageRecord
-from clusterrec.run.progress import Progress
+from clusterrec.run.progress import Progress, as_progress
 from clusterrec.run.rundir import RunOutputs, write_manifest, write_run_directory
 from clusterrec.run.stages import (
     ClusteringResult,
     DataResult,
     DistanceResult,
+    EvidenceResult,
     InputFile,
+    KFoldResult,
+    NetworksResult,
+    RecommendationResult,
     clustering_params,
     compute_clustering,
     compute_data,
@@ -37,16 +41,13 @@ from clusterrec.run.stages import (
     compute_kfold,
     compute_networks,
     compute_recommendations,
+    data_params,
     distance_params,
-    load_clustering,
-    load_data,
-    load_distances,
-    load_evidence,
-    load_kfold,
-    load_networks,
-    load_recommendations,
-    model_params,
+    evidence_params,
+    kfold_params,
+    networks_params,
     planted_groups,
+    recommendation_params,
     resolve_input,
 )
 
@@ -80,10 +81,12 @@ class _Runner:
         self,
         name: str,
         params: Mapping | Callable[[], Mapping],
-        compute: Callable[[Path], None],
-        load: Callable[[Path], object],
+        compute: Callable[[], object],
+        result_type: type,
     ) -> tuple[object, str]:
-        """(loaded result, key): reused when finished before, else computed and stored.
+        """(result, key): reused when finished before, else ``compute()``d and saved; either
+        way read back with ``result_type.load(folder)``, so a reused stage and a fresh one
+        hand on the same values.
 
         ``params`` may be a function, called inside the stage's measurement (the data stage
         hashes its input there).
@@ -96,8 +99,8 @@ class _Runner:
             folder = self.cache.lookup(name, key)
             cached = folder is not None
             if folder is None:
-                folder, _ = self.cache.build(name, key, params, compute)
-            result = load(folder)
+                folder, _ = self.cache.build(name, key, params, lambda work: compute().save(work))
+            result = result_type.load(folder)
         record = StageRecord(
             name=name,
             key=key,
@@ -146,14 +149,32 @@ def run_pipeline(
     items: str | Path | None = None,
     cache_dir: str | Path | None = None,
     reuse: bool = True,
-    progress: Progress | None = None,
+    progress: ProgressArg | Progress = False,
 ) -> RunResult:
     """Run the whole method on ``data`` (None: the built-in generated data) into ``out``.
 
     Stages are cached under ``cache_dir`` (default :func:`default_cache_dir`); with
     ``reuse=False`` every stage is computed again (and the cache entries replaced).
+    ``progress``: see :mod:`clusterrec.run.progress` (a :class:`Progress` gets every stage's
+    start and end, and the steps inside).
     """
-    progress = progress or Progress()
+    display, owned = as_progress(progress)
+    try:
+        return _run(config, data, Path(out), items, cache_dir, reuse, display)
+    finally:
+        if owned:
+            display.close()
+
+
+def _run(
+    config: RunConfig,
+    data: str | Path | None,
+    out: Path,
+    items: str | Path | None,
+    cache_dir: str | Path | None,
+    reuse: bool,
+    progress: Progress,
+) -> RunResult:
     started = time.perf_counter()
     cache = StageCache(Path(cache_dir) if cache_dir else default_cache_dir(), reuse=reuse)
     runner = _Runner(cache, progress, len(stage_names(config)))
@@ -164,48 +185,37 @@ def run_pipeline(
     clusterings, clustering_keys = _clustering_stages(
         runner, ratings, distances, distance_keys, config
     )
-    evidence_params = {
-        "clusterings": clustering_keys,
-        "distances": distance_keys,
-        "planted": source.generated,
-        "min_overlap": config.distances.min_overlap,
-        "seed": config.seed,
-    }
     evidence, _ = runner.stage(
         "evidence",
-        evidence_params,
-        lambda folder: compute_evidence(
-            folder, ratings, clusterings, distances, planted_groups(source, ratings), config
+        evidence_params(clustering_keys, distance_keys, source, config),
+        lambda: compute_evidence(
+            ratings,
+            clusterings,
+            distances,
+            planted_groups(source, ratings),
+            min_overlap=config.distances.min_overlap,
+            seed=config.seed,
         ),
-        load_evidence,
+        EvidenceResult,
     )
+    jaccard_labels = clusterings["jaccard"].labels[config.model.n_clusters]
     networks, networks_key = runner.stage(
         "networks",
-        {"data": data_key, "model": model_params(config), "test_share": config.model.test_share},
-        lambda folder: compute_networks(folder, ratings, config, progress),
-        load_networks,
+        networks_params(data_key, clustering_keys["jaccard"], config),
+        lambda: compute_networks(ratings, jaccard_labels, config, progress.step),
+        NetworksResult,
     )
-    kfold_params = {
-        "data": data_key,
-        "model": model_params(config),
-        "evaluation": dataclasses.asdict(config.evaluation),
-    }
     kfold, _ = runner.stage(
         "kfold",
-        kfold_params,
-        lambda folder: compute_kfold(folder, ratings, config, progress),
-        load_kfold,
+        kfold_params(data_key, config),
+        lambda: compute_kfold(ratings, config, progress.step),
+        KFoldResult,
     )
-    recommendation_params = {
-        "networks": networks_key,
-        "settings": dataclasses.asdict(config.recommendations),
-        "seed": config.seed,
-    }
     recommendations, _ = runner.stage(
         "recommendations",
-        recommendation_params,
-        lambda folder: compute_recommendations(folder, ratings, networks, config),
-        load_recommendations,
+        recommendation_params(networks_key, config),
+        lambda: compute_recommendations(ratings, networks, config),
+        RecommendationResult,
     )
     outputs = RunOutputs(
         config=config,
@@ -220,7 +230,6 @@ def run_pipeline(
         titles=_read_titles(items),
         items=Path(items) if items else None,
     )
-    out = Path(out)
     report = runner.step(
         "report", lambda: write_run_directory(out, outputs, runner.records, cache, started)
     )
@@ -237,16 +246,9 @@ def _data_stage(
 
     def params() -> dict:
         found.append(resolve_input(Path(data) if data else None, config))
-        return {
-            "input_sha256": found[0].sha256,
-            "reader": config.data.reader_options(),
-            "min_ratings": config.data.min_ratings,
-            "max_ratings": config.data.max_ratings,
-        }
+        return data_params(found[0], config)
 
-    result, key = runner.stage(
-        "data", params, lambda folder: compute_data(folder, found[0], config), load_data
-    )
+    result, key = runner.stage("data", params, lambda: compute_data(found[0], config), DataResult)
     return found[0], result, key
 
 
@@ -264,8 +266,8 @@ def _distance_stages(
         results[metric], keys[metric] = runner.stage(
             f"distances-{metric}",
             distance_params(data_key, metric, ratings.n_users, config),
-            lambda folder, m=metric: compute_distances(folder, ratings, m, config),
-            lambda folder, m=metric: load_distances(folder, m),
+            lambda m=metric: compute_distances(ratings, m, config.distances, config.seed),
+            DistanceResult,
         )
     return results, keys
 
@@ -277,22 +279,40 @@ def _clustering_stages(
     distance_keys: Mapping[str, str],
     config: RunConfig,
 ) -> tuple[dict[str, ClusteringResult], dict[str, str]]:
-    """Each metric's sweep over L (Jaccard with its own algorithm), and the stage keys."""
+    """Each metric's sweep over L (Jaccard with its own algorithm, and also at the networks'
+    L when the sweep does not reach it), and the stage keys."""
     results, keys = {}, {}
     for metric in _metrics(config):
-        algorithm = config.jaccard.algorithm if metric == "jaccard" else config.clustering.algorithm
+        jaccard = metric == "jaccard"
+        algorithm = config.jaccard.algorithm if jaccard else config.clustering.algorithm
+        extra = [config.model.n_clusters] if jaccard else []
+        extra = [L for L in extra if L not in config.clustering.n_clusters]
         results[metric], keys[metric] = runner.stage(
             f"clustering-{metric}",
-            clustering_params(distance_keys[metric], metric, algorithm, config),
-            lambda folder, m=metric, a=algorithm: compute_clustering(
-                folder, ratings, distances[m], a, config
+            clustering_params(distance_keys[metric], metric, algorithm, config, extra),
+            lambda m=metric, a=algorithm, e=extra: compute_clustering(
+                ratings,
+                distances[m],
+                a,
+                config.clustering.n_clusters,
+                settings=config.distances,
+                n_init=config.clustering.n_init,
+                embedding_users=config.clustering.embedding_users,
+                seed=config.seed,
+                extra=e,
+                progress=runner.progress.step,
             ),
-            load_clustering,
+            ClusteringResult,
         )
     return results, keys
 
 
 def _check_n_clusters(config: RunConfig, n_users: int) -> None:
+    if config.model.n_clusters > n_users:
+        raise ConfigError(
+            f"[model] n_clusters = {config.model.n_clusters} is more than the {n_users:,} "
+            "kept users; lower it or keep more users ([data] min/max_ratings)"
+        )
     if config.clustering.max_clusters > n_users:
         raise ConfigError(
             f"[clustering] max_clusters = {config.clustering.max_clusters} is more than the "

@@ -23,7 +23,6 @@ from clusterrec.run.stages import (
     KFoldResult,
     NetworksResult,
     RecommendationResult,
-    restore_model_folder,
 )
 
 # -- the run directory ----------------------------------------------------------------------------
@@ -55,11 +54,12 @@ def write_run_directory(
 ) -> Path:
     """figures/, results/, model/, config.toml, manifest.json and report.html in ``out``."""
     from clusterrec import report
+    from clusterrec.viz.figures import draw_run_figures
 
     out.mkdir(parents=True, exist_ok=True)
-    figures = export_figures(outputs, out / "figures")
+    figures = draw_run_figures(outputs, out / "figures")
     export_results(outputs, out / "results")
-    restore_model_folder(outputs.networks.folder / "model", out / "model")
+    copy_model(outputs.networks, out / "model")
     with atomic_write(out / "config.toml", "w") as handle:
         handle.write(outputs.config.to_toml())
     manifest = write_manifest(out, outputs, records, cache, time.perf_counter() - started)
@@ -79,45 +79,41 @@ def write_manifest(
     return manifest
 
 
-def export_figures(outputs: RunOutputs, folder: Path) -> dict[str, Path]:
-    """Copy every figure into ``folder`` under its final name; name -> path."""
-    sources = {
-        "ratings_per_user": outputs.data.folder / "ratings_per_user.png",
-        "rating_span_days": outputs.data.folder / "rating_span_days.png",
-        "learning_curves": outputs.networks.folder / "learning.png",
-        "mae_per_cluster": outputs.networks.folder / "mae.png",
-        "kfold": outputs.kfold.folder / "kfold.png",
-    }
-    for metric, clustering in outputs.clusterings.items():
-        sources[f"choose_L_{metric}"] = clustering.folder / "choose_L.png"
-        sources[f"clusters_2d_{metric}"] = clustering.folder / "clusters_2d.png"
-    return {name: copy_file(path, folder / f"{name}.png") for name, path in sources.items()}
+def copy_model(networks: NetworksResult, target: Path) -> Path:
+    """The model folder the networks stage saved, copied file by file (atomically)."""
+    for path in sorted(networks.model_folder.iterdir()):
+        if path.is_file():
+            copy_file(path, target / path.name)
+    return target
 
 
 def export_results(outputs: RunOutputs, folder: Path) -> None:
     """Every table of the run as CSV in ``folder``."""
     data = outputs.data
-    copy_file(data.folder / "user_statistics.csv", folder / "user_statistics.csv")
+    write_csv(folder / "user_statistics.csv", data.user_statistics)
     write_csv(folder / "data_counts.csv", data_counts(data.info))
-    counts = data.info["statistics"]["rating_counts"]
+    counts = data.statistics["rating_counts"]
     write_csv(
         folder / "rating_counts.csv",
         pd.DataFrame({"rating": list(counts), "count": list(counts.values())}),
     )
     for metric, clustering in outputs.clusterings.items():
-        write_csv(folder / f"sweep_{metric}.csv", sweep_table(clustering.summary))
+        write_csv(folder / f"sweep_{metric}.csv", sweep_table(clustering.summary()))
         labels = pd.DataFrame({"user": data.ratings.user_labels.astype(str)})
         for L, array in sorted(clustering.labels.items()):
             labels[f"L{L}"] = array
         write_csv(folder / f"labels_{metric}.csv", labels)
-    for name in ("evidence", "agreement", "activity_by_cluster", "nearest_neighbour"):
-        copy_file(outputs.evidence.folder / f"{name}.csv", folder / f"{name}.csv")
-    networks = outputs.networks.folder
-    copy_file(networks / "users_protocol.csv", folder / "users_protocol.csv")
-    copy_file(networks / "learning_curves.csv", folder / "learning_curves.csv")
-    copy_file(networks / "neighbours.csv", folder / "neighbours_per_cluster.csv")
-    copy_file(outputs.kfold.folder / "folds.csv", folder / "kfold_folds.csv")
-    copy_file(outputs.kfold.folder / "summary.csv", folder / "kfold_summary.csv")
+    evidence = outputs.evidence
+    write_csv(folder / "evidence.csv", evidence.metrics)
+    write_csv(folder / "agreement.csv", evidence.agreement)
+    write_csv(folder / "activity_by_cluster.csv", evidence.activity)
+    write_csv(folder / "nearest_neighbour.csv", evidence.nearest_neighbour)
+    networks = outputs.networks
+    write_csv(folder / "users_protocol.csv", networks.table)
+    write_csv(folder / "learning_curves.csv", networks.curves)
+    write_csv(folder / "neighbours_per_cluster.csv", networks.neighbours)
+    write_csv(folder / "kfold_folds.csv", outputs.kfold.folds)
+    write_csv(folder / "kfold_summary.csv", outputs.kfold.summary)
     recs = with_titles(outputs.recommendations.recommendations, outputs.titles)
     write_csv(folder / "recommendations.csv", recs)
     write_csv(
@@ -168,17 +164,13 @@ def report_inputs(outputs: RunOutputs, figures: dict[str, Path], manifest: dict)
     return ReportInputs(
         config_toml=outputs.config.to_toml(),
         manifest=manifest,
-        data=outputs.data.info,
+        data=outputs.data,
         counts=data_counts(outputs.data.info),
         figures=figures,
-        sweeps={m: c.summary for m, c in outputs.clusterings.items()},
-        evidence=outputs.evidence.evidence,
-        jaccard=outputs.evidence.jaccard,
-        users_protocol=outputs.networks.table,
-        networks=outputs.networks.meta,
-        neighbours=outputs.networks.neighbours,
-        kfold=outputs.kfold.summary,
-        kfold_meta=outputs.kfold.meta,
+        clusterings=outputs.clusterings,
+        evidence=outputs.evidence,
+        networks=outputs.networks,
+        kfold=outputs.kfold,
         recommendations=with_titles(recs.recommendations, outputs.titles),
         profiles=with_titles(recs.profiles, outputs.titles),
         titles_available=outputs.titles is not None,

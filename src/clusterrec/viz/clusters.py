@@ -1,37 +1,61 @@
 """Figures of user clusterings: choosing L, and the users in 2-D coloured by cluster.
 
 Drawn with matplotlib's object API (no pyplot); write them with
-:func:`clusterrec.plots.save_figure`.
+:func:`clusterrec.viz.data.save_figure`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from clusterrec.clustering._common import SUGGESTION_RULE
-from clusterrec.clustering.sweep import Sweep
+
+if TYPE_CHECKING:
+    from clusterrec.clustering.sweep import Sweep
+    from clusterrec.run.stages import ClusteringResult
 
 _OBJECTIVE_COLOR = "#3b6ea8"
 _SILHOUETTE_COLOR = "#c2693a"
 
 
-def choose_n_clusters_figure(sweeps: Sequence[Sweep]) -> Figure:
-    """One panel per sweep: objective (elbow, left axis) and silhouette (right axis) against L,
-    the suggested L marked with a dashed line."""
+def choose_n_clusters_figure(sweeps: Sequence[ClusteringResult | Sweep]) -> Figure:
+    """One panel per sweep (a saved ``ClusteringResult`` or a ``Sweep``): objective (elbow,
+    left axis) and silhouette (right axis) against L, the suggested L marked with a dashed
+    line."""
     figure = Figure(figsize=(5.2 * len(sweeps), 4.2), layout="constrained")
     for axes, sweep in zip(np.atleast_1d(figure.subplots(1, len(sweeps))), sweeps, strict=True):
-        _draw_sweep(axes, sweep)
+        _draw_sweep(axes, _curve(sweep))
     figure.suptitle(f"Choosing the number of clusters L; suggested L: {SUGGESTION_RULE}")
     return figure
 
 
-def _draw_sweep(axes: object, sweep: Sweep) -> None:
-    Ls = [p.n_clusters for p in sweep.points]
-    objective = [p.clustering.objective for p in sweep.points]
-    scores = [np.nan if p.silhouette is None else p.silhouette for p in sweep.points]
+def _curve(sweep: ClusteringResult | Sweep) -> dict:
+    """What the choose-L panel shows, from a saved result or a sweep in memory."""
+    points = sweep.points
+    in_memory = bool(points) and hasattr(points[0], "clustering")
+    if in_memory:
+        sample = None if sweep.users is None else len(sweep.users)
+        objective = [p.clustering.objective for p in points]
+    else:
+        sample = sweep.silhouette_users
+        objective = [p.objective for p in points]
+    return {
+        "metric": sweep.metric,
+        "algorithm": sweep.algorithm,
+        "L": [p.n_clusters for p in points],
+        "objective": objective,
+        "silhouette": [np.nan if p.silhouette is None else p.silhouette for p in points],
+        "suggested": sweep.suggested,
+        "sample": sample,
+    }
+
+
+def _draw_sweep(axes: object, curve: dict) -> None:
+    Ls, objective, scores = curve["L"], curve["objective"], curve["silhouette"]
     lines = axes.plot(Ls, objective, "o-", color=_OBJECTIVE_COLOR, label="objective (elbow)")
     axes.set_xlabel("number of clusters L")
     axes.set_ylabel("objective (lower is tighter)", color=_OBJECTIVE_COLOR)
@@ -39,7 +63,7 @@ def _draw_sweep(axes: object, sweep: Sweep) -> None:
     right = axes.twinx()
     lines += right.plot(Ls, scores, "s--", color=_SILHOUETTE_COLOR, label="silhouette")
     right.set_ylabel("mean silhouette (higher is better)", color=_SILHOUETTE_COLOR)
-    suggested = sweep.suggested
+    suggested = curve["suggested"]
     if suggested is not None:
         lines.append(
             axes.axvline(
@@ -47,8 +71,9 @@ def _draw_sweep(axes: object, sweep: Sweep) -> None:
             )
         )
     axes.legend(handles=lines, loc="best", fontsize="small", frameon=False)
-    users = "" if sweep.users is None else f", silhouette on {len(sweep.users):,} sampled users"
-    axes.set_title(f"{sweep.metric} ({sweep.algorithm}){users}", fontsize="medium")
+    sample = curve["sample"]
+    users = "" if sample is None else f", silhouette on {sample:,} sampled users"
+    axes.set_title(f"{curve['metric']} ({curve['algorithm']}){users}", fontsize="medium")
 
 
 def cluster_embedding_figure(

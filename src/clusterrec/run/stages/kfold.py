@@ -1,0 +1,84 @@
+"""Stage ``kfold``: k-fold cross-validation of the model and the baselines on the same folds
+(each fold clusters its own training data: nothing of a held-out rating reaches training)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from clusterrec._files import read_json, write_csv, write_json
+from clusterrec._progress import ProgressArg
+from clusterrec.data.ratings import Ratings
+from clusterrec.run.config import RunConfig
+from clusterrec.run.stages.networks import model_params
+
+
+@dataclass(frozen=True)
+class KFoldResult:
+    """``summary``: a row per model (mean and std over folds of every metric); ``folds``: a
+    row per fold and model; ``protocol`` and ``ranking``: how the numbers were obtained."""
+
+    protocol: str
+    ranking: str
+    summary: pd.DataFrame
+    folds: pd.DataFrame
+
+    def save(self, folder: Path) -> Path:
+        write_csv(folder / "folds.csv", self.folds)
+        write_csv(folder / "summary.csv", self.summary)
+        write_json(folder / "kfold.json", {"protocol": self.protocol, "ranking": self.ranking})
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> KFoldResult:
+        meta = read_json(folder / "kfold.json")
+        return cls(
+            meta["protocol"],
+            meta["ranking"],
+            pd.read_csv(folder / "summary.csv"),
+            pd.read_csv(folder / "folds.csv"),
+        )
+
+
+def kfold_params(data_key: str, config: RunConfig) -> dict:
+    return {
+        "data": data_key,
+        "model": model_params(config),
+        "evaluation": dataclasses.asdict(config.evaluation),
+    }
+
+
+def compute_kfold(
+    ratings: Ratings, config: RunConfig, progress: ProgressArg = False
+) -> KFoldResult:
+    """The top-N ranking covers a seeded sample of ``rank_users`` users per fold (all of them
+    when 0)."""
+    from clusterrec.evaluation.cross_validation import cross_validate
+    from clusterrec.models.registry import comparison_models
+
+    settings = config.evaluation
+    result = cross_validate(
+        ratings,
+        comparison_models(
+            settings.models,
+            n_clusters=config.model.n_clusters,
+            n_neighbors=config.model.n_neighbors,
+            preset=config.model.preset,
+            seed=config.seed,
+        ),
+        folds=settings.folds,
+        seed=config.seed,
+        top_n=settings.top_n,
+        rank_users=settings.rank_users,
+        progress=progress,
+    )
+    ranking = (
+        "all users with a relevant held-out rating"
+        if settings.rank_users == 0
+        else f"a seeded sample of at most {settings.rank_users} users with a relevant "
+        "held-out rating per fold"
+    )
+    return KFoldResult(result.protocol, ranking, result.to_frame().reset_index(), result.folds)

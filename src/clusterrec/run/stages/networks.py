@@ -1,0 +1,224 @@
+"""Stage ``networks``: neighbours and per-cluster networks on the Jaccard stage's clusters,
+measured with the assignment's users protocol; the fitted model saved once, in model/."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from clusterrec._files import read_json, read_npz, write_csv, write_json, write_npz
+from clusterrec._progress import ProgressArg
+from clusterrec.data.ratings import Ratings
+from clusterrec.errors import ConfigError
+from clusterrec.models.presets import NetworkConfig
+from clusterrec.run.config import RunConfig
+
+
+@dataclass(frozen=True)
+class NetworkSummary:
+    """What training one cluster's network did (``ClusterSummary`` of the model)."""
+
+    cluster: int
+    users: int
+    training_users: int
+    rows: int
+    rows_without_evidence: int
+    epochs: int
+    best_epoch: int
+    seconds: float
+    train_loss: tuple[float, ...] = ()
+    validation_loss: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class NetworksResult:
+    """The users protocol's errors and what the networks learned.
+
+    ``table``: a row per cluster and a last row ``"all"`` (users, ratings, MAE, RMSE and
+    fallback share of training and test users); ``overall``: that last row; ``network``: the
+    networks' configuration; ``clusters``: per cluster what training did; ``curves``: loss
+    per cluster and epoch; ``neighbours``: per cluster the neighbours' distances; ``labels``:
+    the cluster of every user (the Jaccard stage's labels at L); ``model_folder``: the saved
+    model (``ClusterNeighborRecommender.load`` reads it; set once saved or loaded).
+    """
+
+    protocol: str
+    overall: dict
+    network: NetworkConfig
+    clusters: tuple[NetworkSummary, ...]
+    table: pd.DataFrame
+    curves: pd.DataFrame
+    neighbours: pd.DataFrame
+    labels: np.ndarray
+    model_folder: Path | None = field(default=None, compare=False)
+    fitted: object = field(default=None, compare=False, repr=False)
+
+    def save(self, folder: Path) -> Path:
+        """Tables, JSON and the model: ``fitted.save(folder / "model")``, written once."""
+        model = folder / "model"
+        if self.fitted is not None:
+            self.fitted.save(model)
+        elif self.model_folder is not None and self.model_folder != model:
+            shutil.copytree(self.model_folder, model, dirs_exist_ok=True)
+        write_csv(folder / "users_protocol.csv", self.table)
+        write_csv(folder / "learning_curves.csv", self.curves)
+        write_csv(folder / "neighbours.csv", self.neighbours)
+        write_npz(folder / "labels.npz", labels=self.labels)
+        meta = {
+            "protocol": self.protocol,
+            "overall": self.overall,
+            "network": self.network.as_dict(),
+            "clusters": [dataclasses.asdict(c) for c in self.clusters],
+        }
+        write_json(folder / "networks.json", meta)
+        return folder
+
+    @classmethod
+    def load(cls, folder: Path) -> NetworksResult:
+        meta = read_json(folder / "networks.json")
+        network = dict(meta["network"])
+        network["hidden"] = tuple(network["hidden"])
+        clusters = tuple(
+            NetworkSummary(
+                **{
+                    **c,
+                    "train_loss": tuple(c["train_loss"]),
+                    "validation_loss": tuple(c["validation_loss"]),
+                }
+            )
+            for c in meta["clusters"]
+        )
+        return cls(
+            protocol=meta["protocol"],
+            overall=meta["overall"],
+            network=NetworkConfig(**network),
+            clusters=clusters,
+            table=pd.read_csv(folder / "users_protocol.csv"),
+            curves=pd.read_csv(folder / "learning_curves.csv"),
+            neighbours=pd.read_csv(folder / "neighbours.csv"),
+            labels=read_npz(folder / "labels.npz")["labels"],
+            model_folder=folder / "model",
+        )
+
+    def load_model(self) -> object:
+        """The saved ``ClusterNeighborRecommender``."""
+        from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
+
+        if self.model_folder is None:
+            raise ConfigError("the networks result has no saved model yet; save it first")
+        return ClusterNeighborRecommender.load(self.model_folder)
+
+
+def model_params(config: RunConfig) -> dict:
+    """What the per-cluster networks depend on, besides the data and the clustering."""
+    return {
+        "n_clusters": config.model.n_clusters,
+        "n_neighbors": config.model.n_neighbors,
+        "preset": config.model.preset,
+        "seed": config.seed,
+    }
+
+
+def networks_params(data_key: str, clustering_key: str, config: RunConfig) -> dict:
+    """The data, the Jaccard clustering stage whose labels the networks use, the model."""
+    return {
+        "data": data_key,
+        "clustering": clustering_key,
+        "model": model_params(config),
+        "test_share": config.model.test_share,
+    }
+
+
+def compute_networks(
+    ratings: Ratings,
+    labels: np.ndarray,
+    config: RunConfig,
+    progress: ProgressArg = False,
+) -> NetworksResult:
+    """The assignment's protocol on the given clusters (one label per user of ``ratings``):
+    per cluster, train on some users and test on the others."""
+    from clusterrec.evaluation.users_protocol import evaluate_user_split
+    from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
+
+    if config.model.n_clusters > ratings.n_users:
+        raise ConfigError(
+            f"[model] n_clusters = {config.model.n_clusters} is more than the "
+            f"{ratings.n_users:,} kept users"
+        )
+    model = ClusterNeighborRecommender(
+        n_clusters=config.model.n_clusters,
+        n_neighbors=config.model.n_neighbors,
+        preset=config.model.preset,
+        seed=config.seed,
+        progress=progress,
+    )
+    result = evaluate_user_split(model, ratings, config.model.test_share, labels=labels)
+    table = pd.concat(
+        [result.clusters, pd.DataFrame([{"cluster": "all", **result.overall}])], ignore_index=True
+    )
+    clusters = tuple(
+        NetworkSummary(
+            **{
+                **dataclasses.asdict(s),
+                "train_loss": tuple(s.train_loss),
+                "validation_loss": tuple(s.validation_loss),
+            }
+        )
+        for s in model.summaries_
+    )
+    return NetworksResult(
+        protocol=result.protocol,
+        overall=result.overall,
+        network=model.config_,
+        clusters=clusters,
+        table=table,
+        curves=learning_curves(model),
+        neighbours=neighbour_summary(model),
+        labels=np.asarray(model.labels_),
+        fitted=model,
+    )
+
+
+def learning_curves(model: object) -> pd.DataFrame:
+    """One row per cluster and epoch: training and validation loss (mean squared error)."""
+    rows = []
+    for summary in model.summaries_:
+        for epoch, loss in enumerate(summary.train_loss):
+            valid = summary.validation_loss
+            rows.append(
+                {
+                    "cluster": summary.cluster,
+                    "epoch": epoch + 1,
+                    "train_loss": loss,
+                    "validation_loss": valid[epoch] if epoch < len(valid) else np.nan,
+                    "best": epoch == summary.best_epoch,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def neighbour_summary(model: object) -> pd.DataFrame:
+    """Per cluster: users, k, mean Jaccard distance to the neighbours, empty neighbour slots."""
+    rows = []
+    found = model.neighbors_ >= 0
+    for cluster in range(model.n_clusters):
+        members = model.labels_ == cluster
+        distances = model.neighbor_distances_[members][found[members]]
+        rows.append(
+            {
+                "cluster": cluster,
+                "users": int(members.sum()),
+                "k": int(model.neighbors_.shape[1]),
+                "mean_distance": float(distances.mean()) if distances.size else np.nan,
+                "nearest_distance": float(model.neighbor_distances_[members, 0].mean())
+                if members.any()
+                else np.nan,
+                "empty_slot_share": float(1 - found[members].mean()) if members.any() else np.nan,
+            }
+        )
+    return pd.DataFrame(rows)
