@@ -6,6 +6,14 @@ line on stderr and exit status 2. Messages name the file, the line and what to d
 
 from __future__ import annotations
 
+__all__ = [
+    "ClusterrecError",
+    "ConfigError",
+    "DataError",
+    "DataWarning",
+    "MemoryBudgetError",
+]
+
 
 class ClusterrecError(Exception):
     """Base class of every error clusterrec raises on purpose."""

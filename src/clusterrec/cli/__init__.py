@@ -16,6 +16,8 @@ from clusterrec.cli import cluster, describe, evaluate, generate, recommend, run
 from clusterrec.cli.common import EXIT_USAGE, Parser
 from clusterrec.errors import ClusterrecError
 
+__all__ = ["main"]
+
 #: The subcommands, in the order ``clusterrec --help`` lists them.
 COMMANDS = (describe, generate, cluster, train, evaluate, recommend, run)
 

@@ -30,6 +30,19 @@ if TYPE_CHECKING:
     from clusterrec.run.config import RunConfig
     from clusterrec.run.stages import ClusteringResult
 
+__all__ = [
+    "CLI_METRICS",
+    "add_to",
+    "cluster_and_write",
+    "format_cluster_summary",
+    "parse_cluster_range",
+    "parse_metrics",
+    "run_cluster",
+    "write_evidence_csv",
+    "write_figures",
+    "write_labels_csv",
+]
+
 #: Metrics offered on the command line (any of clusterrec.distances.METRICS works).
 CLI_METRICS = ("euclidean", "cosine", "jaccard", "euclidean_rms")
 

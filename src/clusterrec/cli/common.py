@@ -9,6 +9,17 @@ from collections.abc import Callable
 from clusterrec.data.formats import FORMATS
 from clusterrec.data.ratings import Ratings
 
+__all__ = [
+    "EXIT_USAGE",
+    "Parser",
+    "add_data_options",
+    "apply_run_defaults",
+    "load_data",
+    "print_json",
+    "set_command",
+    "warn_dropped",
+]
+
 EXIT_USAGE = 2
 
 

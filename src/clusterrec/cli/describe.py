@@ -7,6 +7,13 @@ import argparse
 from clusterrec.cli.common import add_data_options, load_data, print_json, set_command, warn_dropped
 from clusterrec.data.ratings import Ratings
 
+__all__ = [
+    "add_to",
+    "describe_payload",
+    "format_description",
+    "run",
+]
+
 
 def add_to(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(

@@ -9,6 +9,11 @@ from clusterrec.cli.train import add_model_options, model_from_args
 from clusterrec.errors import ConfigError
 from clusterrec.models.registry import MODEL_NAMES, comparison_models
 
+__all__ = [
+    "add_to",
+    "run",
+]
+
 
 def add_to(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(

@@ -8,6 +8,11 @@ from pathlib import Path
 from clusterrec.cli.common import print_json, set_command
 from clusterrec.errors import ClusterrecError
 
+__all__ = [
+    "add_to",
+    "run",
+]
+
 
 def add_to(commands: argparse._SubParsersAction) -> None:
     from clusterrec.data.synthetic import SIZES

@@ -6,6 +6,11 @@ import argparse
 
 from clusterrec.cli.common import print_json, set_command
 
+__all__ = [
+    "add_to",
+    "run",
+]
+
 
 def add_to(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(

@@ -12,6 +12,14 @@ from clusterrec.cli.common import print_json, set_command
 from clusterrec.run.measure import StageRecord
 from clusterrec.run.progress import Progress, StageBar
 
+__all__ = [
+    "add_to",
+    "default_out",
+    "format_summary",
+    "make_progress",
+    "run",
+]
+
 
 def add_to(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(

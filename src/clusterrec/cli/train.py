@@ -8,6 +8,13 @@ from pathlib import Path
 from clusterrec.cli.common import add_data_options, load_data, print_json, set_command
 from clusterrec.models.presets import PRESETS
 
+__all__ = [
+    "add_model_options",
+    "add_to",
+    "model_from_args",
+    "run",
+]
+
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     """--clusters, --neighbors, --preset: the method's parameters."""

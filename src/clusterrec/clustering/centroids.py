@@ -37,6 +37,10 @@ from clusterrec.errors import ConfigError
 if TYPE_CHECKING:
     from clusterrec.distances.engine import RatingsLike
 
+__all__ = [
+    "distances_to_centers",
+]
+
 
 # -- user-centroid distances ----------------------------------------------------------------------
 

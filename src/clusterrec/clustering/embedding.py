@@ -19,6 +19,12 @@ from clusterrec.clustering.sweep import Sweep
 if TYPE_CHECKING:
     from clusterrec.distances.engine import RatingsLike
 
+__all__ = [
+    "classical_mds",
+    "embed_sweep",
+    "svd_embedding",
+]
+
 
 # -- embedding ------------------------------------------------------------------------------------
 

@@ -32,6 +32,11 @@ from clusterrec.errors import ConfigError, MemoryBudgetError
 if TYPE_CHECKING:
     from clusterrec.distances.engine import RatingsLike
 
+__all__ = [
+    "cluster_users",
+    "resolve_algorithm",
+]
+
 
 # -- one entry point ------------------------------------------------------------------------------
 

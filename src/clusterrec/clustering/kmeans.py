@@ -75,6 +75,11 @@ from clusterrec.errors import ConfigError
 if TYPE_CHECKING:
     from clusterrec.distances.engine import RatingsLike
 
+__all__ = [
+    "MaskedKMeans",
+    "masked_kmeans",
+]
+
 logger = logging.getLogger("clusterrec")
 
 

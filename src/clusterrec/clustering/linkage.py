@@ -17,6 +17,11 @@ from clusterrec.errors import ConfigError
 if TYPE_CHECKING:
     from clusterrec.distances.engine import RatingsLike
 
+__all__ = [
+    "LinkageClustering",
+    "linkage_precomputed",
+]
+
 
 def linkage_precomputed(D: np.ndarray, n_clusters: int, *, linkage: str = "average") -> Clustering:
     """scikit-learn's agglomerative clustering on an n x n distance matrix (average linkage).

@@ -43,6 +43,14 @@ from clusterrec.errors import ConfigError
 if TYPE_CHECKING:
     from clusterrec.distances.engine import RatingsLike
 
+__all__ = [
+    "KMedoidsClustering",
+    "cluster_medoids",
+    "kmedoids_precomputed",
+    "kmedoids_sampled",
+    "sample_users",
+]
+
 logger = logging.getLogger("clusterrec")
 
 

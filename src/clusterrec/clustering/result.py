@@ -12,6 +12,10 @@ from sklearn.base import BaseEstimator, ClusterMixin
 if TYPE_CHECKING:
     pass
 
+__all__ = [
+    "Clustering",
+]
+
 
 # -- results --------------------------------------------------------------------------------------
 

@@ -38,6 +38,14 @@ from clusterrec.errors import ConfigError
 if TYPE_CHECKING:
     from clusterrec.distances.engine import RatingsLike
 
+__all__ = [
+    "Sweep",
+    "SweepPoint",
+    "silhouette",
+    "sweep_distances",
+    "sweep_n_clusters",
+]
+
 logger = logging.getLogger("clusterrec")
 
 

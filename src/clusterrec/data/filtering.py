@@ -9,6 +9,11 @@ import numpy as np
 from clusterrec.data.ratings import Ratings
 from clusterrec.errors import ConfigError, DataError
 
+__all__ = [
+    "FilterReport",
+    "filter_users",
+]
+
 
 @dataclass(frozen=True)
 class FilterReport:

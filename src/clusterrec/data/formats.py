@@ -12,6 +12,15 @@ from pathlib import Path
 from clusterrec.data.ratings import RatingScale
 from clusterrec.errors import DataError
 
+__all__ = [
+    "COLUMN_GUESSES",
+    "FORMATS",
+    "IMDB_DATE_FORMAT",
+    "FormatSpec",
+    "detect_format",
+    "resolve_format",
+]
+
 #: strptime format of the assignment's dates, e.g. ``16 January 2005``.
 IMDB_DATE_FORMAT = "%d %B %Y"
 

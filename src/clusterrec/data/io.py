@@ -9,6 +9,11 @@ import numpy as np
 from clusterrec._files import read_npz, write_npz
 from clusterrec.data.ratings import Ratings, RatingScale
 
+__all__ = [
+    "load_ratings",
+    "save_ratings",
+]
+
 
 def save_ratings(path: Path, ratings: Ratings) -> Path:
     """A `Ratings` as .npz: codes, ratings, times, labels and scale (no pickle)."""

@@ -16,6 +16,15 @@ import scipy.sparse as sp
 
 from clusterrec.errors import DataError
 
+__all__ = [
+    "KNOWN_SCALES",
+    "BadRecord",
+    "RatingScale",
+    "Ratings",
+    "ReadReport",
+    "detect_scale",
+]
+
 
 @dataclass(frozen=True)
 class BadRecord:

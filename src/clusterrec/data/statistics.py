@@ -9,6 +9,14 @@ import pandas as pd
 
 from clusterrec.data.ratings import Ratings
 
+__all__ = [
+    "SECONDS_PER_DAY",
+    "describe_ratings",
+    "named_quantiles",
+    "user_statistics",
+    "user_time_spans",
+]
+
 SECONDS_PER_DAY = 86_400
 
 

@@ -39,6 +39,31 @@ import numpy as np
 from clusterrec._atomic import atomic_write
 from clusterrec.errors import ConfigError, DataError
 
+__all__ = [
+    "BASE_RATING",
+    "FIRST_DATE",
+    "LAST_DATE",
+    "MEDIAN_SPAN_DAYS",
+    "MONTH_NAMES",
+    "MOVIE_BIAS_SD",
+    "MOVIE_ID_RANGE",
+    "NOISE_SD",
+    "SIZES",
+    "SPAN_LOG_SD",
+    "TASTE_BONUS",
+    "TASTE_SHARE",
+    "USER_BIAS_SD",
+    "USER_ID_RANGE",
+    "ActivityStratum",
+    "SyntheticData",
+    "SyntheticSize",
+    "cache_dir",
+    "default_dataset_path",
+    "generate_dataset",
+    "generate_records",
+    "write_dataset_npy",
+]
+
 FIRST_DATE = dt.date(1998, 1, 1)
 LAST_DATE = dt.date(2020, 12, 31)
 MONTH_NAMES = (

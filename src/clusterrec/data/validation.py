@@ -24,6 +24,14 @@ import pyarrow.compute as pc
 from clusterrec.data.ratings import BadRecord, Ratings, RatingScale, ReadReport, detect_scale
 from clusterrec.errors import DataError
 
+__all__ = [
+    "EXAMPLES_KEPT",
+    "ON_BAD_RECORD",
+    "Locator",
+    "RawColumns",
+    "validate",
+]
+
 #: How many bad records a report keeps as examples.
 EXAMPLES_KEPT = 5
 

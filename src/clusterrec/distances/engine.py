@@ -32,6 +32,18 @@ if TYPE_CHECKING:
     #: What the functions accept as R: a sparse users x items matrix, a dense one, or Ratings.
     RatingsLike: TypeAlias = sp.spmatrix | sp.sparray | np.ndarray | Ratings
 
+__all__ = [
+    "CO_RATED_METRICS",
+    "DEFAULT_MEMORY_BUDGET",
+    "DEFAULT_MIN_OVERLAP",
+    "DEFAULT_SHRINKAGE",
+    "MEASURED_SHRINKAGE",
+    "METRICS",
+    "UNDEFINED_POLICIES",
+    "as_rating_matrix",
+    "dense_bytes",
+]
+
 
 #: Metric names accepted by :func:`pairwise_distances` and :func:`nearest_neighbors`.
 METRICS = ("euclidean", "euclidean_rms", "cosine", "jaccard")

@@ -28,6 +28,10 @@ from clusterrec.errors import ConfigError
 if TYPE_CHECKING:
     from clusterrec.distances.engine import RatingsLike
 
+__all__ = [
+    "nearest_neighbors",
+]
+
 logger = logging.getLogger("clusterrec")
 
 

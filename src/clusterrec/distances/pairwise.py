@@ -31,6 +31,12 @@ from clusterrec.distances.engine import (
 if TYPE_CHECKING:
     from clusterrec.distances.engine import RatingsLike
 
+__all__ = [
+    "co_rated_counts",
+    "largest_distance",
+    "pairwise_distances",
+]
+
 logger = logging.getLogger("clusterrec")
 
 

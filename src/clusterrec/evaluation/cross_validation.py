@@ -34,6 +34,13 @@ from clusterrec.evaluation.metrics import (
 from clusterrec.evaluation.splits import _check_folds, kfold_assignments
 from clusterrec.models.recommender import Recommender
 
+__all__ = [
+    "CrossValidationResult",
+    "cross_validate",
+    "evaluate_top_n",
+    "ranking_sample",
+]
+
 logger = logging.getLogger("clusterrec")
 
 

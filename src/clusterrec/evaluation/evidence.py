@@ -20,6 +20,15 @@ from clusterrec.distances.pairwise import co_rated_counts, largest_distance
 if TYPE_CHECKING:
     from clusterrec.distances.engine import RatingsLike
 
+__all__ = [
+    "activity_by_cluster",
+    "activity_summary",
+    "jaccard_weaknesses",
+    "metric_evidence",
+    "size_balance",
+    "sparse_user_evidence",
+]
+
 
 # -- evidence for judging the metrics -------------------------------------------------------------
 

@@ -10,6 +10,19 @@ import numpy as np
 from clusterrec.data.ratings import RatingScale
 from clusterrec.errors import ConfigError, DataError
 
+__all__ = [
+    "RELEVANCE_SHARE",
+    "TopNScores",
+    "default_relevance_threshold",
+    "mae",
+    "ndcg_at_k",
+    "precision_at_k",
+    "recall_at_k",
+    "rmse",
+    "scores_from_hits",
+    "top_n_scores",
+]
+
 #: Share of the scale's top at or above which a held-out rating counts as relevant.
 RELEVANCE_SHARE = 0.8
 

@@ -8,6 +8,12 @@ import numpy as np
 
 from clusterrec.errors import ConfigError, DataError
 
+__all__ = [
+    "assignments_for_kept_records",
+    "kfold_assignments",
+    "load_split_file",
+]
+
 # -- splits ---------------------------------------------------------------------------------------
 
 

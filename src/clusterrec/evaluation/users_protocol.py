@@ -14,6 +14,12 @@ from clusterrec.data.ratings import Ratings
 from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
 from clusterrec.models.inputs import rated_pairs
 
+__all__ = [
+    "PROTOCOL_USERS",
+    "UserSplitResult",
+    "evaluate_user_split",
+]
+
 PROTOCOL_USERS = (
     "users protocol (the assignment's): Jaccard clusters of all users' rated sets; in each "
     "cluster {test_share:.0%} of the users held out at random (seed {seed}); baseline, "

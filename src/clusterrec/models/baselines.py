@@ -37,6 +37,14 @@ from clusterrec.distances.engine import (
 from clusterrec.errors import ConfigError
 from clusterrec.models.recommender import Predictions, Recommender
 
+__all__ = [
+    "BiasBaseline",
+    "GlobalMean",
+    "UserKNN",
+    "fit_biases",
+    "pearson_similarities",
+]
+
 logger = logging.getLogger("clusterrec")
 
 #: Largest (queries x raters) similarity slice gathered at once during prediction.

@@ -32,6 +32,14 @@ from clusterrec.models.networks import TrainingResult, build_network, predict_ne
 from clusterrec.models.presets import NetworkConfig, preset
 from clusterrec.models.recommender import Predictions, Recommender
 
+__all__ = [
+    "FORMAT_VERSION",
+    "ClusterNeighborRecommender",
+    "ClusterSummary",
+    "jaccard_clusters",
+    "split_users_within_clusters",
+]
+
 logger = logging.getLogger("clusterrec")
 
 #: Version of the saved model layout; `load` refuses any other.

@@ -11,6 +11,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+__all__ = [
+    "RatingLookup",
+    "neighbor_ratings",
+    "rated_pairs",
+]
+
 
 class RatingLookup:
     """Fast vectorised ``R[u, i]`` for many (u, i) pairs of a CSR matrix (0 where absent)."""

@@ -12,6 +12,10 @@ import scipy.sparse as sp
 
 from clusterrec.distances.neighbors import nearest_neighbors
 
+__all__ = [
+    "neighbors_in_clusters",
+]
+
 
 def neighbors_in_clusters(
     R: sp.csr_matrix,

@@ -9,6 +9,12 @@ from dataclasses import asdict, dataclass
 
 from clusterrec.errors import ConfigError
 
+__all__ = [
+    "PRESETS",
+    "NetworkConfig",
+    "preset",
+]
+
 
 @dataclass(frozen=True)
 class NetworkConfig:

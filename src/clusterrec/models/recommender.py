@@ -28,6 +28,18 @@ from clusterrec._atomic import atomic_write
 from clusterrec.data.ratings import Ratings, RatingScale
 from clusterrec.errors import ConfigError, DataError
 
+__all__ = [
+    "ARRAYS_FILE",
+    "META_FILE",
+    "MODEL_FORMAT_VERSION",
+    "Predictions",
+    "Recommender",
+    "clip_to_scale",
+    "damaged_model_files",
+    "read_model_files",
+    "write_model_files",
+]
+
 #: Version of the saved-model format :meth:`Recommender.save` writes; checked on load.
 MODEL_FORMAT_VERSION = 1
 #: The saved model's metadata (written last: a folder with it is complete).

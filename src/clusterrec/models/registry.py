@@ -7,6 +7,11 @@ from collections.abc import Callable, Sequence
 from clusterrec.errors import ConfigError
 from clusterrec.models.recommender import Recommender
 
+__all__ = [
+    "MODEL_NAMES",
+    "comparison_models",
+]
+
 #: The models :func:`comparison_models` builds, in table order.
 MODEL_NAMES = ("clusterrec", "notebook", "bias", "mean", "userknn")
 

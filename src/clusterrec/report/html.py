@@ -42,6 +42,11 @@ if TYPE_CHECKING:
         NetworksResult,
     )
 
+__all__ = [
+    "ReportInputs",
+    "render_report",
+]
+
 
 @dataclass
 class ReportInputs:

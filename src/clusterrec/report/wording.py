@@ -12,6 +12,22 @@ import pandas as pd
 if TYPE_CHECKING:
     from clusterrec.run.stages import NetworksResult
 
+__all__ = [
+    "SILHOUETTE_SCALE",
+    "agreement_discussion",
+    "agreement_words",
+    "data_discussion",
+    "elbow",
+    "jaccard_discussion",
+    "kfold_discussion",
+    "metric_discussion",
+    "networks_discussion",
+    "recommendation_discussion",
+    "recovery_words",
+    "silhouette_words",
+    "strength",
+]
+
 #: Kaufman and Rousseeuw's reading of the mean silhouette: (lower bound, wording).
 SILHOUETTE_SCALE = (
     (0.70, "a strong structure"),

@@ -27,6 +27,14 @@ from pathlib import Path
 from clusterrec import __version__
 from clusterrec._files import json_text, read_json, write_json
 
+__all__ = [
+    "STAGE_FORMAT",
+    "StageCache",
+    "computed_seconds",
+    "default_cache_dir",
+    "stage_key",
+]
+
 #: Part of every stage key: bump when what a stage writes changes shape.
 STAGE_FORMAT = 2
 

@@ -27,6 +27,27 @@ from clusterrec.errors import ConfigError
 from clusterrec.models.presets import PRESETS
 from clusterrec.models.registry import MODEL_NAMES
 
+__all__ = [
+    "FORMAT_NAMES",
+    "GENERATED_SIZES",
+    "KMEANS_METRICS",
+    "MATRIX_ALGORITHMS",
+    "PRESET_NAMES",
+    "SECTIONS",
+    "ClusteringConfig",
+    "DataConfig",
+    "DistanceConfig",
+    "EvaluationConfig",
+    "JaccardConfig",
+    "ModelConfig",
+    "RecommendationConfig",
+    "RunConfig",
+    "config_from_mapping",
+    "default_toml",
+    "load_config",
+    "parse_toml",
+]
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10

@@ -15,6 +15,12 @@ from clusterrec.run.measure import StageRecord, memory_method
 if TYPE_CHECKING:
     from clusterrec.run.rundir import RunOutputs
 
+__all__ = [
+    "RECORDED_PACKAGES",
+    "build_manifest",
+    "package_versions",
+]
+
 #: Packages whose versions the manifest records.
 RECORDED_PACKAGES = (
     "numpy",

@@ -8,6 +8,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+__all__ = [
+    "PeakMemory",
+    "StageRecord",
+    "memory_method",
+]
+
 # -- measuring ------------------------------------------------------------------------------------
 
 

@@ -51,6 +51,12 @@ from clusterrec.run.stages import (
     resolve_input,
 )
 
+__all__ = [
+    "RunResult",
+    "run_pipeline",
+    "stage_names",
+]
+
 # -- the run --------------------------------------------------------------------------------------
 
 

@@ -17,6 +17,13 @@ from collections.abc import Callable
 
 from clusterrec.run.measure import StageRecord
 
+__all__ = [
+    "CallbackProgress",
+    "Progress",
+    "StageBar",
+    "as_progress",
+]
+
 logger = logging.getLogger("clusterrec")
 
 

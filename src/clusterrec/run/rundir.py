@@ -25,6 +25,18 @@ from clusterrec.run.stages import (
     RecommendationResult,
 )
 
+__all__ = [
+    "RunOutputs",
+    "copy_model",
+    "data_counts",
+    "export_results",
+    "report_inputs",
+    "sweep_table",
+    "with_titles",
+    "write_manifest",
+    "write_run_directory",
+]
+
 # -- the run directory ----------------------------------------------------------------------------
 
 

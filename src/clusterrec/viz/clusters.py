@@ -18,6 +18,12 @@ if TYPE_CHECKING:
     from clusterrec.clustering.sweep import Sweep
     from clusterrec.run.stages import ClusteringResult
 
+__all__ = [
+    "choose_n_clusters_figure",
+    "cluster_embedding_figure",
+    "pick_panels",
+]
+
 _OBJECTIVE_COLOR = "#3b6ea8"
 _SILHOUETTE_COLOR = "#c2693a"
 

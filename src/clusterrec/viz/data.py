@@ -11,6 +11,13 @@ from clusterrec._atomic import atomic_write
 from clusterrec.data.ratings import Ratings
 from clusterrec.data.statistics import user_time_spans
 
+__all__ = [
+    "rating_span_histogram",
+    "ratings_per_user_histogram",
+    "save_data_histograms",
+    "save_figure",
+]
+
 
 def save_figure(figure: Figure, path: str | Path, dpi: int = 110) -> Path:
     """Write ``figure`` as PNG atomically and return the path."""

@@ -15,6 +15,11 @@ if TYPE_CHECKING:
     from clusterrec.run.rundir import RunOutputs
     from clusterrec.run.stages import ClusteringResult
 
+__all__ = [
+    "clustering_embedding_figure",
+    "draw_run_figures",
+]
+
 
 def draw_run_figures(outputs: RunOutputs, folder: Path) -> dict[str, Path]:
     """Draw every figure of the run into ``folder`` as PNG; name -> path."""

@@ -8,6 +8,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+__all__ = [
+    "cluster_errors_figure",
+    "kfold_figure",
+    "learning_curves_figure",
+]
+
 
 def learning_curves_figure(curves: pd.DataFrame, target: str = "residual") -> Figure:
     """Training (solid) and validation (dashed) loss per epoch, one colour per cluster; the

@@ -16,6 +16,14 @@ from clusterrec.run.config import DistanceConfig, RunConfig
 from clusterrec.run.measure import _MIB
 from clusterrec.run.stages.distances import DistanceResult
 
+__all__ = [
+    "ClusteringResult",
+    "Embedding",
+    "SweepPointSummary",
+    "clustering_params",
+    "compute_clustering",
+]
+
 
 @dataclass(frozen=True)
 class SweepPointSummary:

@@ -14,6 +14,14 @@ from clusterrec.data.io import load_ratings, save_ratings
 from clusterrec.data.ratings import Ratings
 from clusterrec.run.config import RunConfig
 
+__all__ = [
+    "DataResult",
+    "InputFile",
+    "compute_data",
+    "data_params",
+    "resolve_input",
+]
+
 
 @dataclass(frozen=True)
 class InputFile:

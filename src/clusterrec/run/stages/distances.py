@@ -12,6 +12,12 @@ from clusterrec.data.ratings import Ratings
 from clusterrec.run.config import DistanceConfig, RunConfig
 from clusterrec.run.measure import _MIB
 
+__all__ = [
+    "DistanceResult",
+    "compute_distances",
+    "distance_params",
+]
+
 
 @dataclass(frozen=True)
 class DistanceResult:

@@ -16,6 +16,13 @@ from clusterrec.run.stages.clustering import ClusteringResult
 from clusterrec.run.stages.data import InputFile
 from clusterrec.run.stages.distances import DistanceResult
 
+__all__ = [
+    "EvidenceResult",
+    "compute_evidence",
+    "evidence_params",
+    "planted_groups",
+]
+
 
 @dataclass(frozen=True)
 class EvidenceResult:

@@ -15,6 +15,12 @@ from clusterrec.data.ratings import Ratings
 from clusterrec.run.config import RunConfig
 from clusterrec.run.stages.networks import model_params
 
+__all__ = [
+    "KFoldResult",
+    "compute_kfold",
+    "kfold_params",
+]
+
 
 @dataclass(frozen=True)
 class KFoldResult:

@@ -18,6 +18,16 @@ from clusterrec.errors import ConfigError
 from clusterrec.models.presets import NetworkConfig
 from clusterrec.run.config import RunConfig
 
+__all__ = [
+    "NetworkSummary",
+    "NetworksResult",
+    "compute_networks",
+    "learning_curves",
+    "model_params",
+    "neighbour_summary",
+    "networks_params",
+]
+
 
 @dataclass(frozen=True)
 class NetworkSummary:

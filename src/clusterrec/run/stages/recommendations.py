@@ -15,6 +15,12 @@ from clusterrec.data.ratings import Ratings
 from clusterrec.run.config import RunConfig
 from clusterrec.run.stages.networks import NetworksResult
 
+__all__ = [
+    "RecommendationResult",
+    "compute_recommendations",
+    "recommendation_params",
+]
+
 
 @dataclass(frozen=True)
 class RecommendationResult:
