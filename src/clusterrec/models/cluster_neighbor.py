@@ -13,7 +13,7 @@ import logging
 import pickle
 import time
 import zipfile
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -31,11 +31,11 @@ from clusterrec.models.neighbors import neighbors_in_clusters
 from clusterrec.models.networks import TrainingResult, build_network, predict_network, train_network
 from clusterrec.models.presets import NetworkConfig, preset
 from clusterrec.models.recommender import Predictions, Recommender
+from clusterrec.models.summaries import ClusterSummary
 
 __all__ = [
     "FORMAT_VERSION",
     "ClusterNeighborRecommender",
-    "ClusterSummary",
     "jaccard_clusters",
     "split_users_within_clusters",
 ]
@@ -56,22 +56,6 @@ _DAMAGE = (
     pickle.UnpicklingError,
     zipfile.BadZipFile,
 )
-
-
-@dataclass
-class ClusterSummary:
-    """What training one cluster's network did."""
-
-    cluster: int
-    users: int
-    training_users: int
-    rows: int
-    rows_without_evidence: int
-    epochs: int
-    best_epoch: int
-    seconds: float
-    train_loss: list[float] = field(default_factory=list)
-    validation_loss: list[float] = field(default_factory=list)
 
 
 class ClusterNeighborRecommender(Recommender):
@@ -271,8 +255,8 @@ class ClusterNeighborRecommender(Recommender):
                 epochs=len(result.train_loss),
                 best_epoch=result.best_epoch,
                 seconds=time.perf_counter() - started,
-                train_loss=result.train_loss,
-                validation_loss=result.validation_loss,
+                train_loss=tuple(result.train_loss),
+                validation_loss=tuple(result.validation_loss),
             )
         )
 
@@ -403,7 +387,7 @@ class ClusterNeighborRecommender(Recommender):
             "global_mean": self.global_mean_,
             "baseline_global_mean": self.baseline_.global_mean_,
             "shape": list(self.matrix_.shape),
-            "clusters": [s.__dict__ for s in self.summaries_],
+            "clusters": [s.as_dict() for s in self.summaries_],
         }
         with atomic_write(folder / "model.json", "w") as handle:
             json.dump(meta, handle, indent=2)
@@ -455,7 +439,7 @@ class ClusterNeighborRecommender(Recommender):
         )
         self._baseline_users = self.baseline_.user_codes(self.user_index_)
         self._baseline_items = self.baseline_.item_codes(self.item_index_)
-        self.summaries_ = [ClusterSummary(**s) for s in meta["clusters"]]
+        self.summaries_ = [ClusterSummary.from_dict(s) for s in meta["clusters"]]
         n_inputs = self.features(np.zeros(1, np.int64), np.zeros(1, np.int64))[0].shape[1]
         self.networks_ = {}
         for cluster in range(self.n_clusters):

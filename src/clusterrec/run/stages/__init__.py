@@ -37,7 +37,6 @@ from clusterrec.run.stages.evidence import (
 from clusterrec.run.stages.kfold import KFoldResult, compute_kfold, kfold_params
 from clusterrec.run.stages.networks import (
     NetworksResult,
-    NetworkSummary,
     compute_networks,
     learning_curves,
     model_params,
@@ -58,7 +57,6 @@ __all__ = [
     "EvidenceResult",
     "InputFile",
     "KFoldResult",
-    "NetworkSummary",
     "NetworksResult",
     "RecommendationResult",
     "SweepPointSummary",

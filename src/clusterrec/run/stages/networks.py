@@ -3,7 +3,6 @@ measured with the assignment's users protocol; the fitted model saved once, in m
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +15,10 @@ from clusterrec._progress import ProgressArg
 from clusterrec.data.ratings import Ratings
 from clusterrec.errors import ConfigError
 from clusterrec.models.presets import NetworkConfig
+from clusterrec.models.summaries import ClusterSummary
 from clusterrec.run.config import RunConfig
 
 __all__ = [
-    "NetworkSummary",
     "NetworksResult",
     "compute_networks",
     "learning_curves",
@@ -27,22 +26,6 @@ __all__ = [
     "neighbour_summary",
     "networks_params",
 ]
-
-
-@dataclass(frozen=True)
-class NetworkSummary:
-    """What training one cluster's network did (``ClusterSummary`` of the model)."""
-
-    cluster: int
-    users: int
-    training_users: int
-    rows: int
-    rows_without_evidence: int
-    epochs: int
-    best_epoch: int
-    seconds: float
-    train_loss: tuple[float, ...] = ()
-    validation_loss: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,7 +43,7 @@ class NetworksResult:
     protocol: str
     overall: dict
     network: NetworkConfig
-    clusters: tuple[NetworkSummary, ...]
+    clusters: tuple[ClusterSummary, ...]
     table: pd.DataFrame
     curves: pd.DataFrame
     neighbours: pd.DataFrame
@@ -83,7 +66,7 @@ class NetworksResult:
             "protocol": self.protocol,
             "overall": self.overall,
             "network": self.network.as_dict(),
-            "clusters": [dataclasses.asdict(c) for c in self.clusters],
+            "clusters": [c.as_dict() for c in self.clusters],
         }
         write_json(folder / "networks.json", meta)
         return folder
@@ -93,16 +76,7 @@ class NetworksResult:
         meta = read_json(folder / "networks.json")
         network = dict(meta["network"])
         network["hidden"] = tuple(network["hidden"])
-        clusters = tuple(
-            NetworkSummary(
-                **{
-                    **c,
-                    "train_loss": tuple(c["train_loss"]),
-                    "validation_loss": tuple(c["validation_loss"]),
-                }
-            )
-            for c in meta["clusters"]
-        )
+        clusters = tuple(ClusterSummary.from_dict(c) for c in meta["clusters"])
         return cls(
             protocol=meta["protocol"],
             overall=meta["overall"],
@@ -171,16 +145,7 @@ def compute_networks(
     table = pd.concat(
         [result.clusters, pd.DataFrame([{"cluster": "all", **result.overall}])], ignore_index=True
     )
-    clusters = tuple(
-        NetworkSummary(
-            **{
-                **dataclasses.asdict(s),
-                "train_loss": tuple(s.train_loss),
-                "validation_loss": tuple(s.validation_loss),
-            }
-        )
-        for s in model.summaries_
-    )
+    clusters = tuple(model.summaries_)
     return NetworksResult(
         protocol=result.protocol,
         overall=result.overall,
