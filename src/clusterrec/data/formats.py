@@ -36,6 +36,8 @@ class FormatSpec:
     (:data:`COLUMN_GUESSES`; a time column is optional). For files without a header they are
     the names given to the positional fields, of which there are ``n_fields``.
     ``time_kind`` is "unix" (seconds), "date" (``date_format``), "auto" or None.
+    ``id_patterns`` (regular expressions of a whole user id and a whole item id) are the ids a
+    format defines; an id that does not match is a bad record, not a new user or item.
     """
 
     name: str
@@ -48,6 +50,7 @@ class FormatSpec:
     date_format: str | None = None
     scale: RatingScale | None = None
     quoting: bool = True
+    id_patterns: tuple[str | None, str | None] = (None, None)
 
 
 #: Four positional fields and no header or quoting: the IMDB records and MovieLens 100K/1M.
@@ -58,7 +61,14 @@ _POSITIONAL = {
     "quoting": False,
 }
 #: The assignment's IMDB records: dates like ``16 January 2005``, ratings 1..10.
-_IMDB = {"time_kind": "date", "date_format": IMDB_DATE_FORMAT, "scale": RatingScale(1, 10, 1)}
+_IMDB = {
+    "time_kind": "date",
+    "date_format": IMDB_DATE_FORMAT,
+    "scale": RatingScale(1, 10, 1),
+    "id_patterns": (r"ur\d+", r"tt\d+"),
+}
+#: MovieLens user and movie ids are whole numbers.
+_ML_IDS = (r"\d+", r"\d+")
 
 FORMATS: dict[str, FormatSpec] = {
     spec.name: spec
@@ -81,6 +91,7 @@ FORMATS: dict[str, FormatSpec] = {
             delimiter="\t",
             time_kind="unix",
             scale=RatingScale(1, 5, 1),
+            id_patterns=_ML_IDS,
             **_POSITIONAL,
         ),
         FormatSpec(
@@ -89,6 +100,7 @@ FORMATS: dict[str, FormatSpec] = {
             delimiter="::",
             time_kind="unix",
             scale=None,
+            id_patterns=_ML_IDS,
             **_POSITIONAL,
         ),
         FormatSpec(
@@ -97,6 +109,7 @@ FORMATS: dict[str, FormatSpec] = {
             columns=("userId", "movieId", "rating", "timestamp"),
             time_kind="unix",
             scale=RatingScale(0.5, 5, 0.5),
+            id_patterns=_ML_IDS,
         ),
         FormatSpec("csv", "any comma-separated file with a header; columns named by options"),
         FormatSpec(

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -77,6 +78,7 @@ def read_ratings(
         time_kind=spec.time_kind,
         date_format=spec.date_format,
         on_bad_record=on_bad_record,
+        id_patterns=spec.id_patterns,
     )
     logger.info(
         "read %s (%s): %s; %d bad records, %d duplicates",
@@ -122,7 +124,7 @@ def _read_raw(path: Path, spec: FormatSpec, report: ReadReport) -> RawColumns:
         return _read_npy(path, spec, report)
     if spec.name == "parquet":
         return _read_parquet(path, spec)
-    buffer = path.read_bytes()
+    buffer = _plain_text(path.read_bytes(), path.name, "line")
     if spec.delimiter == "::":
         buffer = buffer.replace(b"::", b"\t")
         spec = _with_delimiter(spec, "\t")
@@ -131,6 +133,26 @@ def _read_raw(path: Path, spec: FormatSpec, report: ReadReport) -> RawColumns:
 
 def _with_delimiter(spec: FormatSpec, delimiter: str) -> FormatSpec:
     return replace(spec, delimiter=delimiter)
+
+
+def _plain_text(buffer: bytes, name: str, unit: str) -> bytes:
+    """``buffer`` without a UTF-8 byte-order mark and with every line break a LF (the parser
+    counts CR and CRLF as line breaks too, the locator only LF); text that is not UTF-8 is a
+    DataError naming the first line (or .npy row) where it is not."""
+    if buffer.startswith(b"\xef\xbb\xbf"):
+        buffer = buffer[3:]
+    if b"\r" in buffer:
+        buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    try:
+        buffer.decode("utf-8")
+    except UnicodeDecodeError as error:
+        number = buffer.count(b"\n", 0, error.start)
+        where = f"line {number + 1}" if unit == "line" else f"row {number}"
+        raise DataError(
+            f"{name}, {where}: not UTF-8 text (byte 0x{buffer[error.start]:02x}); "
+            "save the file as UTF-8"
+        ) from None
+    return buffer
 
 
 def _read_text(
@@ -185,7 +207,7 @@ def _read_text(
         rating=table.column(roles["rating"]),
         time=table.column(roles["time"]) if roles.get("time") else None,
         n_parse_errors=n_rejected,
-        locator=_TextLocator(buffer, spec, name, unit, skip, len(names)),
+        locator=_TextLocator(buffer, spec, name, unit, skip, len(names), table.num_rows),
     )
 
 
@@ -194,7 +216,7 @@ def _header(buffer: bytes, spec: FormatSpec, name: str) -> tuple[list[str], list
     if not spec.header:
         return [], [c for c in spec.columns if c], 0
     first = buffer.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
-    fields = next(csv.reader([first], delimiter=spec.delimiter)) if first else []
+    fields = _split_fields(first, spec) if first else []
     names = [f.strip() or f"_unnamed_{i + 1}" for i, f in enumerate(fields)]
     if len(set(names)) != len(names):
         raise DataError(f"{name}, line 1: the header names a column twice: {first!r}")
@@ -268,6 +290,7 @@ class _TextLocator:
     unit: str
     skip: int
     n_fields: int
+    n_rows: int
 
     def rows(self, rows: np.ndarray) -> list[tuple[int, str, str]]:
         kept, _ = self._scan()
@@ -303,19 +326,31 @@ class _TextLocator:
                 if self.unit == "row":
                     rejected.append((number, line, "empty record"))
                 continue
-            fields = self._count_fields(line)
+            fields = len(_split_fields(line, self.spec))
             if fields == self.n_fields:
                 kept.append((number, line))
             else:
                 problem = f"expected {self.n_fields} fields, found {fields}"
                 rejected.append((number, line, problem))
+        if len(kept) != self.n_rows:  # quoting the parser read otherwise than Python's csv
+            first = (rejected or [(kept[-1][0] if kept else self.skip, "", "")])[0][0]
+            raise DataError(
+                f"{self._where(first)}: the records cannot be told apart reliably (a quote "
+                'character " that is not closed, or a line break inside quotes?); fix the '
+                "quoting or read the file with --format tsv/csv and other columns"
+            )
         self._scanned = (kept, rejected)
         return self._scanned
 
-    def _count_fields(self, line: str) -> int:
-        if self.spec.quoting:
-            return len(next(csv.reader([line], delimiter=self.spec.delimiter)))
-        return line.count(self.spec.delimiter) + 1
+
+def _split_fields(line: str, spec: FormatSpec) -> list[str]:
+    """The fields of one line (no line breaks in it), as the parser splits them."""
+    if not spec.quoting:
+        return line.split(spec.delimiter)
+    try:
+        return next(csv.reader([line.replace("\0", "")], delimiter=spec.delimiter))
+    except (csv.Error, StopIteration):
+        return line.split(spec.delimiter)
 
 
 # -- the assignment's Dataset.npy -----------------------------------------------------------------
@@ -323,7 +358,7 @@ class _TextLocator:
 
 def _read_npy(path: Path, spec: FormatSpec, report: ReadReport) -> RawColumns:
     """Dataset.npy: a 1-D array of 'user,item,rating,date' strings, or an (n, 4) string array."""
-    dtype, shape = _npy_header(path)
+    dtype, shape, offset = _npy_header(path)
     if dtype.kind == "O":
         raise DataError(
             f"{path.name}: the array holds Python objects (dtype object), which could only be "
@@ -331,9 +366,17 @@ def _read_npy(path: Path, spec: FormatSpec, report: ReadReport) -> RawColumns:
             "once, in a session you trust: numpy.save('ratings_str.npy', numpy.load("
             f"'{path.name}', allow_pickle=True).astype(str)), then read ratings_str.npy"
         )
-    if dtype.kind not in "US":
+    if dtype.kind not in "US" or dtype.itemsize == 0:
         raise DataError(f"{path.name}: expected an array of strings, found dtype {dtype}")
+    expected = offset + int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    if path.stat().st_size < expected:
+        raise DataError(
+            f"{path.name}: the file is cut short: its header announces {shape} strings "
+            f"({expected:,} bytes with the header), the file has {path.stat().st_size:,} bytes"
+        )
     if len(shape) == 2 and shape[1] == 4:
+        if shape[0] == 0:
+            raise DataError(f"{path.name}: the array is empty")
         return _read_npy_columns(path, spec)
     if len(shape) != 1:
         raise DataError(
@@ -344,15 +387,18 @@ def _read_npy(path: Path, spec: FormatSpec, report: ReadReport) -> RawColumns:
         raise DataError(f"{path.name}: the array is empty")
     array = np.load(path, mmap_mode="r", allow_pickle=False)
     buffer = b"".join(
-        _npy_lines(array[start : start + _NPY_CHUNK]) for start in range(0, len(array), _NPY_CHUNK)
+        _npy_lines(array[start : start + _NPY_CHUNK], start, path.name)
+        for start in range(0, len(array), _NPY_CHUNK)
     )
+    buffer = _plain_text(buffer, path.name, "row")
     if buffer.count(b"\n") != len(array):
         raise DataError(f"{path.name}: {_row_with_line_break(array)} holds a line break")
     return _read_text(buffer, spec, path.name, report, unit="row", rows_expected=len(array))
 
 
-def _npy_header(path: Path) -> tuple[np.dtype, tuple[int, ...]]:
-    """dtype and shape of a .npy file, read from its header without loading the data."""
+def _npy_header(path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
+    """dtype, shape and data offset of a .npy file, read from its header without loading the
+    data; any header NumPy cannot read (it parses the header's text itself) is a DataError."""
     try:
         with open(path, "rb") as handle:
             version = np.lib.format.read_magic(handle)
@@ -362,12 +408,16 @@ def _npy_header(path: Path) -> tuple[np.dtype, tuple[int, ...]]:
                 else np.lib.format.read_array_header_2_0
             )
             shape, _fortran, dtype = reader(handle)
-    except (ValueError, OSError) as error:
-        raise DataError(f"{path.name}: not a readable .npy file ({error})") from None
-    return dtype, shape
+            offset = handle.tell()
+    except Exception as error:  # numpy raises ValueError, SyntaxError, TokenError, ...
+        detail = (str(error).splitlines() or [type(error).__name__])[0][:200]
+        raise DataError(f"{path.name}: not a readable .npy file ({detail})") from None
+    if any(n < 0 for n in shape):
+        raise DataError(f"{path.name}: not a readable .npy file (shape {shape})")
+    return dtype, shape, offset
 
 
-def _npy_lines(chunk: np.ndarray) -> bytes:
+def _npy_lines(chunk: np.ndarray, start: int = 0, name: str = "") -> bytes:
     """The strings of ``chunk`` as UTF-8 text, one per line, built without a Python loop.
 
     ASCII text (the usual case) is narrowed from NumPy's UTF-32 code points to bytes by a
@@ -377,6 +427,7 @@ def _npy_lines(chunk: np.ndarray) -> bytes:
     if chunk.dtype.kind == "U":
         width = chunk.dtype.itemsize // 4
         points = chunk.view(np.uint32).reshape(len(chunk), width)
+        _check_code_points(points, start, name)
         if width and points.max() >= 128:
             chunk = np.char.encode(chunk, "utf-8")
             width = chunk.dtype.itemsize
@@ -388,6 +439,16 @@ def _npy_lines(chunk: np.ndarray) -> bytes:
     cells[:, :width] = points
     cells[:, width] = ord("\n")
     return cells[cells != 0].tobytes()
+
+
+def _check_code_points(points: np.ndarray, start: int, name: str) -> None:
+    """Rows (of UTF-32 code points) that hold no Unicode text are a DataError naming the row."""
+    if points.size == 0:
+        return
+    bad = (points > 0x10FFFF) | ((points >= 0xD800) & (points <= 0xDFFF))
+    rows = np.flatnonzero(bad.reshape(len(points), -1).any(axis=1))
+    if len(rows):
+        raise DataError(f"{name}, row {start + int(rows[0])}: holds no valid Unicode text")
 
 
 def _row_with_line_break(array: np.ndarray) -> str:
@@ -403,8 +464,25 @@ def _row_with_line_break(array: np.ndarray) -> str:
 def _read_npy_columns(path: Path, spec: FormatSpec) -> RawColumns:
     """An (n, 4) string array: the fields already split."""
     array = np.load(path, allow_pickle=False)
-    columns = [pa.chunked_array([pa.array(array[:, j].astype(str))]) for j in range(4)]
-    return _raw_from_columns(columns, path.name, array.astype(str).tolist())
+    if array.dtype.kind == "U":
+        _check_code_points(array.view(np.uint32).reshape(len(array), -1), 0, path.name)
+        text = array
+    else:
+        try:
+            text = np.char.decode(array, "utf-8")
+        except UnicodeDecodeError:
+            row = next(i for i, r in enumerate(array.tolist()) if not _is_utf8(b"".join(r)))
+            raise DataError(f"{path.name}, row {row}: not UTF-8 text") from None
+    columns = [pa.chunked_array([pa.array(text[:, j].astype(str))]) for j in range(4)]
+    return _raw_from_columns(columns, path.name, text.astype(str).tolist())
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @dataclass
@@ -437,23 +515,49 @@ def _read_parquet(path: Path, spec: FormatSpec) -> RawColumns:
     except (pa.ArrowInvalid, OSError) as error:
         raise DataError(f"{path.name}: not a readable Parquet file ({error})") from None
     roles = _columns_for_roles(list(schema.names), spec, path.name)
-    table = pq.read_table(path, columns=[c for c in roles.values() if c])
+    wanted = [c for c in roles.values() if c]
+    twice = sorted({c for c in wanted if schema.names.count(c) > 1})
+    if twice:
+        raise DataError(f"{path.name}: more than one column is named {twice[0]!r}")
+    try:
+        table = pq.read_table(path, columns=wanted)
+    except (pa.ArrowException, OSError) as error:
+        detail = (str(error).splitlines() or [""])[0][:200]
+        raise DataError(f"{path.name}: not a readable Parquet file ({detail})") from None
     if table.num_rows == 0:
         raise DataError(f"{path.name}: the file is empty")
-
-    def as_text(column: str) -> pa.ChunkedArray:
-        values = table.column(column)
-        if pa.types.is_timestamp(values.type) or pa.types.is_date(values.type):
-            return pa.compute.cast(pa.compute.cast(values, pa.timestamp("s")), pa.int64())
-        return (
-            values
-            if pa.types.is_floating(values.type) and column == roles["rating"]
-            else values.cast(pa.string())
-        )
-
-    columns = [as_text(roles[r]) if roles.get(r) else None for r in _ROLES]
+    columns = [
+        _parquet_column(table, roles[r], r, path.name) if roles.get(r) else None for r in _ROLES
+    ]
     rows_text = _ParquetRows(table)
     return _raw_from_columns(columns, path.name, rows_text)
+
+
+def _parquet_column(table: pa.Table, column: str, role: str, name: str) -> pa.ChunkedArray:
+    """A Parquet column as validation takes it: text, float ratings or unix seconds; a missing
+    value (null) becomes one that validation rejects as a bad record."""
+    values = table.column(column)
+    kind = values.type.value_type if pa.types.is_dictionary(values.type) else values.type
+    if pa.types.is_nested(kind) or pa.types.is_null(kind):
+        raise DataError(
+            f"{name}: column {column!r} (the {role}) holds {values.type}; expected text or "
+            "numbers (or dates for the time)"
+        )
+    try:
+        if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
+            seconds = pc.cast(pc.cast(values, pa.timestamp("s"), safe=False), pa.int64())
+            return seconds.cast(pa.string()).fill_null("") if seconds.null_count else seconds
+        if pa.types.is_floating(kind) and role == "rating":
+            return values.fill_null(float("nan")) if values.null_count else values
+        text = values.cast(pa.string()).fill_null("")
+        text.validate(full=True)  # string data that is not UTF-8
+        return text
+    except pa.ArrowException as error:
+        detail = (str(error).splitlines() or [""])[0][:200]
+        raise DataError(
+            f"{name}: column {column!r} (the {role}, {values.type}) cannot be read as text "
+            f"({detail})"
+        ) from None
 
 
 class _ParquetRows:

@@ -32,6 +32,10 @@ __all__ = [
     "validate",
 ]
 
+#: Unix seconds further from 1970 than this (years before 1698 or after 2242, beyond what
+#: datetime64[ns] holds) are not times of ratings: bad records.
+MAX_SECONDS = 2**33
+
 #: How many bad records a report keeps as examples.
 EXAMPLES_KEPT = 5
 
@@ -77,8 +81,13 @@ def validate(
     time_kind: str | None,
     date_format: str | None,
     on_bad_record: str = "error",
+    id_patterns: tuple[str | None, str | None] = (None, None),
 ) -> Ratings:
-    """Check every record of ``raw``, drop bad ones and duplicates, and build `Ratings`."""
+    """Check every record of ``raw``, drop bad ones and duplicates, and build `Ratings`.
+
+    ``id_patterns``: regular expressions a whole user id and a whole item id must match (the
+    ids a format defines, e.g. MovieLens's whole numbers); None accepts any non-empty id.
+    """
     if on_bad_record not in ON_BAD_RECORD:
         raise DataError(f"on_bad_record must be one of {ON_BAD_RECORD}, not {on_bad_record!r}")
     n = len(raw.rating)
@@ -87,11 +96,16 @@ def validate(
     rating, rating_problem = _ratings(raw.rating)
     if scale is None:
         usable = rating_problem == ""
-        scale = detect_scale(rating[usable]) if usable.any() else RatingScale(1, 5, 1)
+        try:
+            scale = detect_scale(rating[usable]) if usable.any() else RatingScale(1, 5, 1)
+        except DataError as error:
+            raise DataError(f"{report.path}: {error}") from None
     off_scale = (rating_problem == "") & ~scale.contains(np.nan_to_num(rating))
     rating_problem = np.where(off_scale, f"rating outside the scale {scale}", rating_problem)
     times, time_bad, time_problem = _times(raw.time, time_kind, date_format)
 
+    user_form = _off_pattern(user_labels, user_codes, id_patterns[0])
+    item_form = _off_pattern(item_labels, item_codes, id_patterns[1])
     problems = _first_problem(
         n,
         [
@@ -99,6 +113,8 @@ def validate(
             (item_bad, "empty item id"),
             (rating_problem != "", rating_problem),
             (time_bad, time_problem),
+            (user_form, f"user id is not {_pattern_words(id_patterns[0])}"),
+            (item_form, f"item id is not {_pattern_words(id_patterns[1])}"),
         ],
     )
     bad_rows = np.flatnonzero(problems != "")
@@ -206,6 +222,21 @@ def _ids(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return indices, labels, empty[indices] if empty.any() else np.zeros(len(indices), bool)
 
 
+def _pattern_words(pattern: str | None) -> str:
+    return {r"\d+": "a whole number", r"ur\d+": "'ur' and digits", r"tt\d+": "'tt' and digits"}.get(
+        str(pattern), f"of the form {pattern}"
+    )
+
+
+def _off_pattern(labels: np.ndarray, codes: np.ndarray, pattern: str | None) -> np.ndarray | None:
+    """Which records' ids do not match ``pattern`` as a whole (checked once per distinct id)."""
+    if pattern is None or len(labels) == 0:
+        return None
+    matches = pc.match_substring_regex(pa.array(labels, type=pa.string()), f"^(?:{pattern})$")
+    off = ~matches.to_numpy(zero_copy_only=False)
+    return off[codes] if off.any() else None
+
+
 def _ratings(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """Ratings as float64, and per record the problem ("" when the value is a rating)."""
     indices, values = _dictionary(column)
@@ -237,17 +268,19 @@ def _unix_seconds(column: pa.ChunkedArray) -> np.ndarray | None:
     """Whole unix seconds when every value is an integer (or an integral float); else None."""
     if pa.types.is_dictionary(column.type):
         column = column.cast(column.type.value_type)
-    if pa.types.is_integer(column.type):
-        return column.to_numpy().astype(np.int64)
-    try:
-        return pc.cast(column, pa.int64()).to_numpy().astype(np.int64)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
+    if pa.types.is_integer(column.type) or pa.types.is_string(column.type):
+        try:
+            seconds = pc.cast(column, pa.int64()).to_numpy().astype(np.int64)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        else:
+            return seconds if (np.abs(seconds) <= MAX_SECONDS).all() else None
     try:
         as_float = pc.cast(column, pa.float64()).to_numpy()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if np.isfinite(as_float).all() and (as_float == np.round(as_float)).all():
+    whole = np.isfinite(as_float).all() and (as_float == np.round(as_float)).all()
+    if whole and (np.abs(as_float) <= MAX_SECONDS).all():
         return as_float.astype(np.int64)
     return None
 
@@ -256,8 +289,11 @@ def _unix_seconds_with_errors(column: pa.ChunkedArray) -> tuple[np.ndarray, np.n
     """Unix seconds where readable, and a mask of the records that are not."""
     texts = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
     numbers = pd.to_numeric(texts, errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(numbers) | (numbers != np.round(numbers))
-    return np.where(bad, 0, numbers).astype(np.int64), bad, "time is not whole unix seconds"
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(numbers) | (numbers != np.round(numbers))
+        bad |= np.abs(np.nan_to_num(numbers)) > MAX_SECONDS
+    what = "time is not whole unix seconds (of the years 1698 to 2242)"
+    return np.where(bad, 0, numbers).astype(np.int64), bad, what
 
 
 def _dates(column: pa.ChunkedArray, date_format: str | None) -> tuple[np.ndarray, np.ndarray, str]:
