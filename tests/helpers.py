@@ -105,7 +105,7 @@ def frame_of(ratings: Ratings) -> list[tuple]:
 
 #: A run small enough for tests: tiny generated data, L 2..3, 2 folds, 2 models.
 TINY = {
-    "data": {"generated_size": "tiny", "min_ratings": 5, "max_ratings": 60},
+    "data": {"builtin": "none", "generated_size": "tiny", "min_ratings": 5, "max_ratings": 60},
     "clustering": {"min_clusters": 2, "max_clusters": 3, "n_init": 1, "panels": 2},
     "model": {"n_clusters": 2},
     "evaluation": {"folds": 2, "models": ["clusterrec", "bias"], "rank_users": 5},

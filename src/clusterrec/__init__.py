@@ -30,6 +30,7 @@ _WHERE = {
     "ReadReport": "clusterrec.data.ratings",
     "read_ratings": "clusterrec.data.readers",
     "read_items": "clusterrec.data.readers",
+    "load_builtin": "clusterrec.data.builtin",
     "filter_users": "clusterrec.data.filtering",
     "user_statistics": "clusterrec.data.statistics",
     "describe_ratings": "clusterrec.data.statistics",

@@ -38,8 +38,8 @@ def add_data_options(
     when the command runs, so a command that repeats a run's step cannot drift from it)."""
     if run_defaults:
         low = high = seed = argparse.SUPPRESS
-        low_help = "default: as clusterrec run, [data] min_ratings"
-        high_help = "default: as clusterrec run, [data] max_ratings"
+        low_help = "default: the assignment's 150, as clusterrec run on a file"
+        high_help = "default: the assignment's 300, as clusterrec run on a file"
         seed_help = "; default: as clusterrec run"
     else:
         low, high, seed = 1, None, 0
@@ -94,12 +94,11 @@ def apply_run_defaults(args: argparse.Namespace, **keys: str) -> object:
     from clusterrec.run.config import RunConfig
 
     config = RunConfig()
-    wanted = {
-        "min_ratings": "data.min_ratings",
-        "max_ratings": "data.max_ratings",
-        "seed": "seed",
-        **keys,
-    }
+    low, high = config.data.user_range()  # generated data or a file: the assignment's range
+    for name, value in (("min_ratings", low), ("max_ratings", high)):
+        if not hasattr(args, name):
+            setattr(args, name, value)
+    wanted = {"seed": "seed", **keys}
     for name, where in wanted.items():
         if not hasattr(args, name):
             value = config

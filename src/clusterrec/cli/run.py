@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from clusterrec.cli.common import print_json, set_command
+from clusterrec.errors import ConfigError
 from clusterrec.run.measure import StageRecord
 from clusterrec.run.progress import Progress, StageBar
 
@@ -19,6 +20,10 @@ __all__ = [
     "make_progress",
     "run",
 ]
+
+
+#: Sizes of ``--generated`` (mirrors clusterrec.data.synthetic.SIZES, checked by a test).
+GENERATED_SIZES = ("tiny", "seed", "full")
 
 
 def add_to(commands: argparse._SubParsersAction) -> None:
@@ -35,7 +40,16 @@ def add_to(commands: argparse._SubParsersAction) -> None:
         "data",
         nargs="?",
         metavar="DATA",
-        help="ratings file; default: generated data in the assignment's Dataset.npy format",
+        help="ratings file; default: MovieLens latest-small, shipped in the package "
+        "([data] builtin), users with >= 20 ratings",
+    )
+    parser.add_argument(
+        "--generated",
+        metavar="SIZE",
+        choices=GENERATED_SIZES,
+        help="instead of DATA, generated data in the assignment's Dataset.npy format and shape "
+        "(" + " | ".join(GENERATED_SIZES) + "; the assignment's 150..300 ratings per user); "
+        "the same as --set data.builtin=none --set data.generated_size=SIZE",
     )
     parser.add_argument("--config", metavar="RUN.TOML", help="the run's parameters (TOML)")
     parser.add_argument(
@@ -71,12 +85,21 @@ def run(args: argparse.Namespace) -> int:
     from clusterrec.run.config import load_config
     from clusterrec.run.pipeline import run_pipeline
 
-    config = load_config(args.config, args.set)
+    if args.generated and args.data:
+        raise ConfigError("give either DATA or --generated SIZE, not both")
+    generated = ["data.builtin=none", f"data.generated_size={args.generated}"]
+    config = load_config(args.config, [*args.set, *(generated if args.generated else [])])
     if args.print_config:
         sys.stdout.write(config.to_toml())
         return 0
-    out = Path(args.out) if args.out else default_out(args.data)
-    if args.data is None:
+    out = Path(args.out) if args.out else default_out(args.data, config)
+    if args.data is None and config.data.builtin != "none":
+        print(
+            f"clusterrec: no DATA given; using {config.data.builtin} (MovieLens, shipped in the "
+            "package; --generated SIZE for generated data in the assignment's shape)",
+            file=sys.stderr,
+        )
+    elif args.data is None:
         print(
             f"clusterrec: no DATA given; using generated data ({config.data.generated_size} "
             f"size, seed {config.seed}) in the assignment's format",
@@ -104,9 +127,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def default_out(data: str | None) -> Path:
-    """``runs/<data file stem or 'generated'>-<YYYYmmdd-HHMMSS>``."""
-    name = Path(data).stem if data else "generated"
+def default_out(data: str | None, config: object = None) -> Path:
+    """``runs/<data file stem, built-in name or 'generated'>-<YYYYmmdd-HHMMSS>``."""
+    builtin = config.data.builtin if config is not None else "none"  # config: a RunConfig
+    name = Path(data).stem if data else (builtin if builtin != "none" else "generated")
     return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 

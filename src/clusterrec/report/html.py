@@ -150,6 +150,8 @@ def _header(inputs: ReportInputs) -> str:
         f"generated data in the assignment's Dataset.npy format (size {inputs.generated['size']}"
         f", seed {inputs.generated['seed']})"
         if inputs.generated
+        else f"{source['builtin']} (MovieLens, shipped in the package; no DATA given), read from"
+        if source.get("builtin")
         else "the file"
     )
     reused = manifest["stages_reused"]
@@ -454,7 +456,9 @@ def _kfold_section(inputs: ReportInputs) -> str:
 
 def _recommendations_section(inputs: ReportInputs) -> str:
     parts = [_heading("recommendations")]
-    if inputs.titles_available:
+    if inputs.titles_available and inputs.manifest["input"].get("builtin"):
+        parts.append(_paragraph("Titles come from the built-in data set's movies.csv."))
+    elif inputs.titles_available:
         parts.append(_paragraph("Titles come from the items table given with --items."))
     else:
         parts.append(

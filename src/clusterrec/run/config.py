@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from clusterrec.data.builtin import BUILTIN
 from clusterrec.data.formats import FORMATS
 from clusterrec.data.synthetic import SIZES
 from clusterrec.errors import ConfigError
@@ -28,6 +29,8 @@ from clusterrec.models.presets import PRESETS
 from clusterrec.models.registry import MODEL_NAMES
 
 __all__ = [
+    "ASSIGNMENT_RANGE",
+    "AUTO",
     "FORMAT_NAMES",
     "GENERATED_SIZES",
     "KMEANS_METRICS",
@@ -63,6 +66,10 @@ PRESET_NAMES = tuple(PRESETS)
 GENERATED_SIZES = tuple(SIZES)
 #: Input formats: "auto" (detected) or a format name.
 FORMAT_NAMES = ("auto", *FORMATS)
+#: The word of [data] min_ratings / max_ratings for "the range that suits the data".
+AUTO = "auto"
+#: The assignment's Rmin..Rmax (generated data and files, unless set).
+ASSIGNMENT_RANGE = (150, 300)
 
 
 def _doc(text: str) -> dict:
@@ -74,13 +81,31 @@ def _doc(text: str) -> dict:
 class DataConfig:
     """Reading the ratings and keeping users with Rmin..Rmax ratings."""
 
-    min_ratings: int = field(default=150, metadata=_doc("Rmin: keep users with >= this many"))
-    max_ratings: int | None = field(
-        default=300, metadata=_doc('Rmax: and <= this many ("none": no upper limit)')
+    min_ratings: int | str = field(
+        default=AUTO,
+        metadata=_doc('Rmin: keep users with >= this many ("auto": see below)'),
+    )
+    max_ratings: int | str | None = field(
+        default=AUTO,
+        metadata=_doc(
+            'Rmax: and <= this many ("none": no upper limit; both "auto": the data\'s own '
+            "range, ml-latest-small 20..none, generated data and files the assignment's "
+            "150..300; one set: the other keeps the assignment's)"
+        ),
+    )
+    builtin: str = field(
+        default="ml-latest-small",
+        metadata=_doc(
+            "data shipped in the package used when no DATA is given: "
+            + " | ".join((*BUILTIN, "none"))
+            + ' ("none": generated data)'
+        ),
     )
     generated_size: str = field(
         default="seed",
-        metadata=_doc("generated data used when no DATA is given: tiny | seed | full"),
+        metadata=_doc(
+            'generated data used when no DATA is given and builtin = "none": tiny | seed | full'
+        ),
     )
     format: str = field(default="auto", metadata=_doc("auto, or " + " | ".join(FORMAT_NAMES[1:])))
     scale: str = field(default="auto", metadata=_doc('rating scale "LOW,HIGH[,STEP]" or auto'))
@@ -92,15 +117,37 @@ class DataConfig:
     date_format: str = field(default="", metadata=_doc("strptime format of a date column"))
 
     def __post_init__(self) -> None:
+        if (self.min_ratings == AUTO) != (self.max_ratings == AUTO):
+            # one of the two set: the other keeps the assignment's value
+            if self.min_ratings == AUTO:
+                object.__setattr__(self, "min_ratings", ASSIGNMENT_RANGE[0])
+            else:
+                object.__setattr__(self, "max_ratings", ASSIGNMENT_RANGE[1])
+        if self.min_ratings != AUTO:
+            self._check_range()
+        _one_of(self.builtin, (*BUILTIN, "none"), "data", "builtin")
+        _one_of(self.generated_size, GENERATED_SIZES, "data", "generated_size")
+        _one_of(self.format, FORMAT_NAMES, "data", "format")
+        _one_of(self.on_bad_record, ("error", "skip"), "data", "on_bad_record")
+
+    def user_range(self, builtin: str | None = None) -> tuple[int, int | None]:
+        """(Rmin, Rmax) applied to the data read: the keys when set; with both "auto", the
+        range of the built-in data set ``builtin``, else (generated data, a file) the
+        assignment's 150..300."""
+        if self.min_ratings != AUTO:
+            return self.min_ratings, self.max_ratings
+        if builtin is not None:
+            spec = BUILTIN[builtin]
+            return spec.min_ratings, spec.max_ratings
+        return ASSIGNMENT_RANGE
+
+    def _check_range(self) -> None:
         _at_least(self.min_ratings, 1, "data", "min_ratings")
         if self.max_ratings is not None and self.max_ratings < self.min_ratings:
             raise ConfigError(
                 f"[data] max_ratings ({self.max_ratings}) must be >= min_ratings "
                 f'({self.min_ratings}), or "none" for no upper limit'
             )
-        _one_of(self.generated_size, GENERATED_SIZES, "data", "generated_size")
-        _one_of(self.format, FORMAT_NAMES, "data", "format")
-        _one_of(self.on_bad_record, ("error", "skip"), "data", "on_bad_record")
 
     def reader_options(self) -> dict:
         """Keyword arguments of :func:`clusterrec.data.readers.read_ratings`."""
@@ -276,6 +323,8 @@ SECTIONS: dict[str, type] = {
 }
 #: Words standing for None in TOML, per optional key.
 _NONE_WORDS = {("data", "max_ratings"): "none", ("model", "n_neighbors"): "preset"}
+#: Keys that also take the word "auto".
+_AUTO_KEYS = {("data", "min_ratings"), ("data", "max_ratings")}
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -358,6 +407,10 @@ def _section(cls: type, name: str, table: Mapping, source: str) -> object:
 def _coerce(value: object, kind: object, section: str, key: str, source: str) -> object:
     """``value`` checked against the annotation ``kind`` (and a None word turned into None)."""
     where = f"{source}: [{section}] {key}" if section != "top level" else f"{source}: {key}"
+    if (section, key) in _AUTO_KEYS:
+        if value == AUTO:
+            return AUTO
+        kind = int | None  # otherwise a number (or the None word)
     none_word = _NONE_WORDS.get((section, key))
     if none_word is not None and value == none_word:
         return None

@@ -50,6 +50,7 @@ def build_manifest(
             "sha256": source.sha256,
             "bytes": source.size_bytes,
             "generated": source.generated,
+            "builtin": source.builtin,
             **info["read"],
             "scale": info["scale"],
             "before_filter": info["filter"]["before"],

@@ -157,7 +157,8 @@ def run_pipeline(
     reuse: bool = True,
     progress: ProgressArg | Progress = False,
 ) -> RunResult:
-    """Run the whole method on ``data`` (None: the built-in generated data) into ``out``.
+    """Run the whole method on ``data`` into ``out``; with None, the data set shipped in the
+    package (``[data] builtin``, with its titles), or the generated data when that is "none".
 
     Stages are cached under ``cache_dir`` (default :func:`default_cache_dir`); with
     ``reuse=False`` every stage is computed again (and the cache entries replaced).
@@ -185,6 +186,8 @@ def _run(
     cache = StageCache(Path(cache_dir) if cache_dir else default_cache_dir(), reuse=reuse)
     runner = _Runner(cache, progress, len(stage_names(config)))
     source, data_result, data_key = _data_stage(runner, data, config)
+    if items is None:
+        items = source.items  # a built-in data set's titles
     ratings = data_result.ratings
     _check_n_clusters(config, ratings.n_users)
     distances, distance_keys = _distance_stages(runner, ratings, data_key, config)

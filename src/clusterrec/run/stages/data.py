@@ -25,17 +25,34 @@ __all__ = [
 
 @dataclass(frozen=True)
 class InputFile:
-    """The ratings file a run reads, its hash, and whether it is the built-in generated data."""
+    """The ratings file a run reads, its hash, and whether it is a built-in data set
+    (``builtin``: its name) or the generated data (``generated``: size and seed)."""
 
     path: Path
     sha256: str
     size_bytes: int
     generated: dict | None = None
+    builtin: str | None = None
+
+    @property
+    def items(self) -> Path | None:
+        """The built-in data set's items table (titles), else None."""
+        if self.builtin is None:
+            return None
+        from clusterrec.data.builtin import builtin_files
+
+        return builtin_files(self.builtin)[1]
 
 
 def resolve_input(data: Path | None, config: RunConfig) -> InputFile:
-    """The named file, or the built-in generated data (made once, then cached)."""
+    """The named file; with None, the built-in data set of ``[data] builtin`` (decompressed
+    once into the cache), or with ``builtin = "none"`` the generated data (made once, cached)."""
     generated = None
+    if data is None and config.data.builtin != "none":
+        from clusterrec.data.builtin import builtin_files
+
+        path = builtin_files(config.data.builtin)[0]
+        return InputFile(path, file_sha256(path), path.stat().st_size, builtin=config.data.builtin)
     if data is None:
         from clusterrec.data.synthetic import default_dataset_path
 
@@ -99,11 +116,12 @@ class DataResult:
 
 def data_params(source: InputFile, config: RunConfig) -> dict:
     """What the data stage depends on: the input's hash, the reader and the filter."""
+    low, high = config.data.user_range(source.builtin)
     return {
         "input_sha256": source.sha256,
         "reader": config.data.reader_options(),
-        "min_ratings": config.data.min_ratings,
-        "max_ratings": config.data.max_ratings,
+        "min_ratings": low,
+        "max_ratings": high,
     }
 
 
@@ -114,7 +132,7 @@ def compute_data(source: InputFile, config: RunConfig) -> DataResult:
     from clusterrec.data.statistics import describe_ratings, user_statistics
 
     ratings = read_ratings(source.path, **config.data.reader_options())
-    kept, report = filter_users(ratings, config.data.min_ratings, config.data.max_ratings)
+    kept, report = filter_users(ratings, *config.data.user_range(source.builtin))
     read = ratings.source.as_dict() if ratings.source else {}
     read.pop("path", None)
     return DataResult(
