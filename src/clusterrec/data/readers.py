@@ -9,6 +9,7 @@ Line numbers are worked out only when something is wrong, by a second look at th
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -101,15 +102,27 @@ def read_items(path: str | Path) -> pd.Series:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    head = path.read_bytes()[:4096].split(b"\n", 1)[0].decode("utf-8", errors="replace")
-    if "|" in head and "title" not in head.lower():
-        frame = pd.read_csv(
-            path, sep="|", header=None, encoding="latin-1", usecols=[0, 1], dtype=str
-        )
-        frame.columns = ["item", "title"]
-    else:
-        sep = "\t" if "\t" in head else ","
-        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    data = path.read_bytes()
+    head = data[:4096].split(b"\n", 1)[0].decode("utf-8", errors="replace")
+    positional = "|" in head and "title" not in head.lower()
+    try:
+        if positional:
+            frame = pd.read_csv(
+                io.BytesIO(data), sep="|", header=None, encoding="latin-1", dtype=str
+            )
+            if frame.shape[1] < 2:
+                raise DataError(f"{path}: expected 'id|title|...' lines (MovieLens u.item)")
+            frame = frame.iloc[:, :2].set_axis(["item", "title"], axis=1).fillna("")
+        else:
+            text = _plain_text(data, path.name, "line")
+            sep = "\t" if "\t" in head else ","
+            frame = pd.read_csv(io.BytesIO(text), sep=sep, dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as error:
+        if isinstance(error, DataError):
+            raise
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise DataError(f"{path}: not a readable items table ({detail})") from None
+    if not positional:
         id_col = _pick_column(list(frame.columns), None, COLUMN_GUESSES["item"], path, "item id")
         title_col = _pick_column(list(frame.columns), None, ("title", "name"), path, "title")
         frame = frame[[id_col, title_col]].set_axis(["item", "title"], axis=1)
@@ -358,7 +371,7 @@ def _split_fields(line: str, spec: FormatSpec) -> list[str]:
 
 def _read_npy(path: Path, spec: FormatSpec, report: ReadReport) -> RawColumns:
     """Dataset.npy: a 1-D array of 'user,item,rating,date' strings, or an (n, 4) string array."""
-    dtype, shape, offset = _npy_header(path)
+    dtype, shape = read_npy_header(path)
     if dtype.kind == "O":
         raise DataError(
             f"{path.name}: the array holds Python objects (dtype object), which could only be "
@@ -368,12 +381,6 @@ def _read_npy(path: Path, spec: FormatSpec, report: ReadReport) -> RawColumns:
         )
     if dtype.kind not in "US" or dtype.itemsize == 0:
         raise DataError(f"{path.name}: expected an array of strings, found dtype {dtype}")
-    expected = offset + int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
-    if path.stat().st_size < expected:
-        raise DataError(
-            f"{path.name}: the file is cut short: its header announces {shape} strings "
-            f"({expected:,} bytes with the header), the file has {path.stat().st_size:,} bytes"
-        )
     if len(shape) == 2 and shape[1] == 4:
         if shape[0] == 0:
             raise DataError(f"{path.name}: the array is empty")
@@ -396,9 +403,14 @@ def _read_npy(path: Path, spec: FormatSpec, report: ReadReport) -> RawColumns:
     return _read_text(buffer, spec, path.name, report, unit="row", rows_expected=len(array))
 
 
-def _npy_header(path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
-    """dtype, shape and data offset of a .npy file, read from its header without loading the
-    data; any header NumPy cannot read (it parses the header's text itself) is a DataError."""
+def read_npy_header(path: str | Path) -> tuple[np.dtype, tuple[int, ...]]:
+    """dtype and shape of a .npy file, read from its header without loading the data.
+
+    Any header NumPy cannot read (it parses the header's text itself), a negative dimension,
+    or a file shorter than its header announces is a `DataError` naming the file, so that
+    ``numpy.load`` afterwards neither fails nor allocates memory for data that is not there.
+    """
+    path = Path(path)
     try:
         with open(path, "rb") as handle:
             version = np.lib.format.read_magic(handle)
@@ -414,7 +426,14 @@ def _npy_header(path: Path) -> tuple[np.dtype, tuple[int, ...], int]:
         raise DataError(f"{path.name}: not a readable .npy file ({detail})") from None
     if any(n < 0 for n in shape):
         raise DataError(f"{path.name}: not a readable .npy file (shape {shape})")
-    return dtype, shape, offset
+    expected = offset + int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    size = path.stat().st_size
+    if dtype.kind != "O" and size < expected:
+        raise DataError(
+            f"{path.name}: the file is cut short: its header announces an array of shape "
+            f"{shape} ({expected:,} bytes with the header), the file has {size:,} bytes"
+        )
+    return dtype, shape
 
 
 def _npy_lines(chunk: np.ndarray, start: int = 0, name: str = "") -> bytes:
@@ -570,4 +589,4 @@ class _ParquetRows:
         return ",".join(str(v[0]) for v in self.table.slice(int(row), 1).to_pydict().values())
 
 
-__all__ = ["read_items", "read_ratings"]
+__all__ = ["read_items", "read_npy_header", "read_ratings"]

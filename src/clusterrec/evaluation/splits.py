@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,14 @@ def load_split_file(path: str | Path, n_records: int, folds: int) -> np.ndarray:
 
 
 def _load_integer_array(path: Path) -> np.ndarray:
+    from clusterrec.data.readers import read_npy_header
+
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    if magic == b"\x93NUMPY":
+        read_npy_header(path)  # a damaged header or data cut short: DataError, before loading
+    elif not magic.startswith(b"PK"):
+        raise DataError(f"{path}: not a .npy file; save the fold numbers with numpy.save")
     try:
         array = np.load(path, allow_pickle=False)
     except ValueError as error:
@@ -74,7 +83,7 @@ def _load_integer_array(path: Path) -> np.ndarray:
                 "save the fold numbers as an integer array"
             ) from error
         raise DataError(f"{path}: not a readable .npy array ({error})") from error
-    except OSError as error:
+    except (OSError, EOFError, SyntaxError, zipfile.BadZipFile) as error:
         raise DataError(f"{path}: not a readable .npy array ({error})") from error
     if not isinstance(array, np.ndarray):
         if hasattr(array, "close"):

@@ -345,6 +345,11 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such configuration file") from None
+        except UnicodeDecodeError as error:
+            line = path.read_bytes().count(b"\n", 0, error.start) + 1
+            raise ConfigError(f"{path}, line {line}: not UTF-8 text (TOML is UTF-8)") from None
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot be read ({error.strerror or error})") from None
         table = _parse(text, source)
     for override in overrides:
         _apply_override(table, override)
