@@ -56,6 +56,8 @@ _WHERE = {
     "ClusterNeighborRecommender": "clusterrec.models",
     # evaluation
     "cross_validate": "clusterrec.evaluation",
+    "evaluate_split": "clusterrec.evaluation",
+    "make_split": "clusterrec.evaluation",
     "kfold_assignments": "clusterrec.evaluation",
     "evaluate_user_split": "clusterrec.evaluation",
     "rmse": "clusterrec.evaluation",

@@ -9,6 +9,9 @@ from clusterrec.cli.train import add_model_options, model_from_args
 from clusterrec.errors import ConfigError
 from clusterrec.models.registry import MODEL_NAMES, comparison_models
 
+#: One-split protocols (mirrors clusterrec.evaluation.protocols.PROTOCOLS, checked by a test).
+SPLIT_PROTOCOLS = ("temporal", "leave-last", "users-holdout")
+
 __all__ = [
     "add_to",
     "run",
@@ -20,11 +23,18 @@ def add_to(commands: argparse._SubParsersAction) -> None:
         "evaluate",
         help="compare clusterrec with baselines under one protocol",
         description="k-fold cross-validation over ratings (every model fitted on the training "
-        "folds only), or the assignment's users protocol.",
+        "folds only), the assignment's users protocol, or one split of the field: a global "
+        "temporal cut, leave-last-N-out per user by time, users held out with a share of their "
+        "ratings given as history.",
     )
     add_data_options(parser)
     add_model_options(parser)
-    parser.add_argument("--protocol", choices=["kfold", "users"], default="kfold")
+    parser.add_argument(
+        "--protocol",
+        choices=["kfold", "users", *SPLIT_PROTOCOLS],
+        default="kfold",
+        help="kfold (default) | users (the assignment's) | temporal | leave-last | users-holdout",
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument(
         "--split-file", metavar="FOLDS.npy", help="one fold number per input record, in file order"
@@ -39,7 +49,28 @@ def add_to(commands: argparse._SubParsersAction) -> None:
         "--test-share",
         type=float,
         default=0.2,
-        help="users protocol: share of each cluster's users held out",
+        help="users: share of each cluster's users held out; temporal: share of ratings after "
+        "the cut; users-holdout: share of users held out (default 0.2)",
+    )
+    parser.add_argument(
+        "--leave-out",
+        type=int,
+        default=1,
+        metavar="N",
+        help="leave-last: each user's last N ratings by time are tested (default 1)",
+    )
+    parser.add_argument(
+        "--history-share",
+        type=float,
+        default=0.5,
+        help="users-holdout: share of a held-out user's ratings given as history (default 0.5)",
+    )
+    parser.add_argument(
+        "--rank-users",
+        type=int,
+        default=0,
+        metavar="N",
+        help="top-N metrics for a seeded sample of at most N users (default 0: all)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -58,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     ratings = load_data(args)
+    if args.protocol in SPLIT_PROTOCOLS:
+        if args.split_file:
+            raise ConfigError(f"--split-file applies to --protocol kfold, not {args.protocol}")
+        return _run_split(args, ratings, factories)
     if args.protocol == "users":
         if args.split_file:
             raise ConfigError("--split-file applies to --protocol kfold, not users")
@@ -85,6 +120,41 @@ def run(args: argparse.Namespace) -> int:
         "seed": args.seed if assignments is None else None,
         "description": result.protocol,
         "models": summary,
+    }
+    if args.json:
+        print_json(payload)
+    else:
+        print(result.to_markdown())
+    return 0
+
+
+def _run_split(args: argparse.Namespace, ratings: object, factories: dict) -> int:
+    from clusterrec.data.filtering import filter_users
+    from clusterrec.evaluation.protocols import evaluate_split, make_split
+
+    kept, _ = filter_users(ratings, args.min_ratings, args.max_ratings)
+    split = make_split(
+        kept,
+        args.protocol,
+        test_share=args.test_share,
+        n=args.leave_out,
+        history_share=args.history_share,
+        seed=args.seed,
+    )
+    result = evaluate_split(
+        kept,
+        factories,
+        split,
+        progress=not args.no_progress,
+        rank_users=args.rank_users,
+        seed=args.seed,
+    )
+    payload = {
+        "protocol": split.name,
+        "leaky": split.leaky,
+        "seed": args.seed,
+        "description": result.protocol,
+        "models": result.summary(),
     }
     if args.json:
         print_json(payload)

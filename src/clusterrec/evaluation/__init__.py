@@ -5,6 +5,8 @@ measured evidence for judging the distances.
 * :mod:`~clusterrec.evaluation.splits`: k-fold assignments, published split files.
 * :mod:`~clusterrec.evaluation.cross_validation`: :func:`cross_validate` (the ratings protocol).
 * :mod:`~clusterrec.evaluation.users_protocol`: :func:`evaluate_user_split` (the assignment's).
+* :mod:`~clusterrec.evaluation.protocols`: temporal, leave-last-N-out and users-holdout splits,
+  :func:`evaluate_split` (the same result type as :func:`cross_validate`).
 * :mod:`~clusterrec.evaluation.evidence`: how each metric and its clusters behave.
 
 Every table names the protocol that produced it.
@@ -36,6 +38,15 @@ from clusterrec.evaluation.metrics import (
     scores_from_hits,
     top_n_scores,
 )
+from clusterrec.evaluation.protocols import (
+    PROTOCOLS,
+    Split,
+    evaluate_split,
+    leave_last_out_split,
+    make_split,
+    temporal_split,
+    users_holdout_split,
+)
 from clusterrec.evaluation.splits import (
     assignments_for_kept_records,
     kfold_assignments,
@@ -53,7 +64,14 @@ __getattr__, __dir__ = lazy_names(
 )
 
 __all__ = [
+    "PROTOCOLS",
     "PROTOCOL_USERS",
+    "Split",
+    "evaluate_split",
+    "leave_last_out_split",
+    "make_split",
+    "temporal_split",
+    "users_holdout_split",
     "RELEVANCE_SHARE",
     "CrossValidationResult",
     "TopNScores",

@@ -106,16 +106,27 @@ class CrossValidationResult:
     @property
     def protocol(self) -> str:
         """One sentence naming how the numbers were obtained."""
-        how = f"{self.n_folds}-fold cross-validation over ratings, "
-        how += f"seed {self.seed}" if self.assignment_source == "random" else "given folds"
+        if "protocol" in self.metadata:  # one split (clusterrec.evaluation.protocols)
+            how = self.metadata["description"]
+            if self.metadata.get("leaky"):
+                how = "LEAKY, not an estimate of accuracy: " + how
+            fitted = "the training side"
+            per = ""
+        else:
+            how = f"{self.n_folds}-fold cross-validation over ratings, "
+            how += f"seed {self.seed}" if self.assignment_source == "random" else "given folds"
+            fitted, per = "the training folds", " per fold"
         rank_users = self.metadata.get("rank_users", 0)
-        who = f"for a seeded sample of at most {rank_users} users per fold, " if rank_users else ""
+        who = f"for a seeded sample of at most {rank_users} users{per}, " if rank_users else ""
+        spread = (
+            " Standard deviations are over folds (ddof=1)." if self.n_folds > 1 else " One split."
+        )
         return (
-            f"{how}; every model fitted on the training folds only. Top-{self.top_n}: {who}"
+            f"{how}; every model fitted on {fitted} only. Top-{self.top_n}: {who}"
             "every item a user did not rate in training is ranked by predicted rating (ties: "
             "the earlier item first); a held-out rating "
             f">= {self.relevance_threshold:g} is relevant; users without a relevant held-out "
-            "item are left out. Standard deviations are over folds (ddof=1)."
+            "item are left out." + spread
         )
 
     def to_markdown(self, digits: int = 4) -> str:
@@ -131,6 +142,8 @@ class CrossValidationResult:
         for model, scores in summary.items():
             cells = [
                 f"{scores[c]:.{digits}f} ± {scores[c + '_std']:.{digits}f}"
+                if self.n_folds > 1
+                else f"{scores[c]:.{digits}f}"
                 for c in self.metric_columns
             ]
             lines.append("| " + " | ".join([model, *cells]) + " |")
