@@ -142,3 +142,22 @@ def test_movielens_100k_five_fold_rmse_matches_the_published_figures(ml100k_dir)
     for scores in summary.values():
         assert scores["fallback_share"] < 0.01
         assert scores["n_ranked_users"] > 800
+
+
+def test_top_n_measures_do_not_depend_on_the_ranking_batch(small_ratings, monkeypatch):
+    """Every top-N measure (MAP, MRR, hit rate, coverage, novelty, diversity included) is the
+    same whether the users are ranked all at once or a few at a time."""
+    from clusterrec.evaluation import cross_validation as cv
+    from clusterrec.evaluation.metrics import TopNScores
+    from clusterrec.models.baselines import BiasBaseline
+
+    fold_of = cv.kfold_assignments(len(small_ratings), 3, seed=0)
+    train, test = small_ratings.take(fold_of != 0), small_ratings.take(fold_of == 0)
+    model = BiasBaseline().fit(train)
+    whole = cv.evaluate_top_n(model, train, test, top_n=5)
+    monkeypatch.setattr(cv, "_RANKING_BATCH_ELEMENTS", 1)  # one user per batch
+    batched = cv.evaluate_top_n(model, train, test, top_n=5)
+    assert whole == batched and isinstance(whole, TopNScores)
+    names = ("map", "mrr", "hit_rate", "coverage", "novelty", "diversity")
+    assert all(np.isfinite(getattr(whole, name)) for name in names)
+    assert set(cv.TOP_N_MEASURES) >= set(names)

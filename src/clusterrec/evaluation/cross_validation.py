@@ -4,12 +4,14 @@ Protocol of :func:`cross_validate`: the ratings are split into ``folds`` random,
 (or by a given assignment); for each fold every model is built fresh and fitted on the other
 folds' ratings only, so nothing of a held-out rating reaches training. It then predicts the
 held-out ratings (RMSE, MAE, share of fallback predictions) and ranks, for every user with
-held-out ratings, all items the user did not rate in training (precision, recall and NDCG at
-``top_n`` against the user's held-out ratings at or above a relevance threshold).
+held-out ratings, all items the user did not rate in training (precision, recall, NDCG, MAP,
+MRR and hit rate at ``top_n`` against the user's held-out ratings at or above a relevance
+threshold; catalogue coverage, novelty and intra-list diversity of the lists).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +29,7 @@ from clusterrec.evaluation.metrics import (
     _check_k,
     _pair_keys,
     default_relevance_threshold,
+    list_measures,
     mae,
     rmse,
     scores_from_hits,
@@ -35,6 +38,7 @@ from clusterrec.evaluation.splits import _check_folds, kfold_assignments
 from clusterrec.models.recommender import Recommender
 
 __all__ = [
+    "TOP_N_MEASURES",
     "CrossValidationResult",
     "cross_validate",
     "evaluate_top_n",
@@ -49,6 +53,18 @@ _RANKING_BATCH_ELEMENTS = 2_000_000
 #: Metrics of each (fold, model) row that the summary averages, in table order.
 _ERROR_COLUMNS = ("rmse", "mae", "fallback_share")
 _TIME_COLUMNS = ("fit_seconds", "predict_seconds", "rank_seconds")
+#: The top-N measures of each (fold, model) row, ``<name>_at_<n>``, in table order.
+TOP_N_MEASURES = (
+    "precision",
+    "recall",
+    "ndcg",
+    "map",
+    "mrr",
+    "hit_rate",
+    "coverage",
+    "novelty",
+    "diversity",
+)
 
 
 # -- cross-validation -----------------------------------------------------------------------------
@@ -76,8 +92,8 @@ class CrossValidationResult:
     def metric_columns(self) -> tuple[str, ...]:
         """Columns averaged by :meth:`summary`, in table order."""
         n = self.top_n
-        top = (f"precision_at_{n}", f"recall_at_{n}", f"ndcg_at_{n}")
-        return _ERROR_COLUMNS + top + _TIME_COLUMNS
+        top = tuple(f"{name}_at_{n}" for name in TOP_N_MEASURES)
+        return _ERROR_COLUMNS + tuple(c for c in top if c in self.folds) + _TIME_COLUMNS
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Per model: the mean of every metric over folds and ``<metric>_std`` (ddof=1).
@@ -290,9 +306,7 @@ def _evaluate_fold(
         "rmse": rmse(test.rating, predictions.rating),
         "mae": mae(test.rating, predictions.rating),
         "fallback_share": predictions.fallback_share,
-        f"precision_at_{top_n}": ranking.precision,
-        f"recall_at_{top_n}": ranking.recall,
-        f"ndcg_at_{top_n}": ranking.ndcg,
+        **{f"{name}_at_{top_n}": getattr(ranking, name) for name in TOP_N_MEASURES},
         "fit_seconds": fit_seconds,
         "predict_seconds": predict_seconds,
         "rank_seconds": rank_seconds,
@@ -332,7 +346,9 @@ def evaluate_top_n(
     )
     ranked = _top_items(model, user_map[users], rated, top_n)
     hits = _ranked_hits(ranked, relevant_matrix, _inverse_item_map(item_map, model))
-    return scores_from_hits(hits, np.diff(relevant_matrix.indptr), top_n)
+    scores = scores_from_hits(hits, np.diff(relevant_matrix.indptr), top_n)
+    coverage, novelty, diversity = list_measures(ranked, rated, top_n)
+    return dataclasses.replace(scores, coverage=coverage, novelty=novelty, diversity=diversity)
 
 
 def _relevant_items(relevant: Ratings, users: np.ndarray) -> sp.csr_matrix:

@@ -1,4 +1,6 @@
-"""Error and ranking metrics: RMSE, MAE, precision, recall and NDCG at k."""
+"""Error and ranking metrics: RMSE, MAE; at a cut-off k precision, recall, NDCG, MAP, MRR and
+hit rate (per user, from the hits), and catalogue coverage, novelty and intra-list diversity
+(over the lists). Formulas: docs/evaluation.md."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ __all__ = [
     "RELEVANCE_SHARE",
     "TopNScores",
     "default_relevance_threshold",
+    "list_measures",
     "mae",
     "ndcg_at_k",
     "precision_at_k",
@@ -57,7 +60,9 @@ def _paired(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 @dataclass(frozen=True)
 class TopNScores:
-    """Precision, recall and NDCG at ``k``, averaged over the ``n_users`` evaluated users.
+    """Precision, recall, NDCG, MAP, MRR and hit rate at ``k``, averaged over the ``n_users``
+    evaluated users; catalogue coverage, novelty and intra-list diversity of the lists (NaN
+    where they were not measured: :func:`list_measures` needs the catalogue).
 
     Users without a relevant item are left out of the averages (their recall and NDCG are
     undefined); the metrics are NaN when no user is left.
@@ -68,6 +73,12 @@ class TopNScores:
     recall: float
     ndcg: float
     n_users: int
+    map: float = float("nan")
+    mrr: float = float("nan")
+    hit_rate: float = float("nan")
+    coverage: float = float("nan")
+    novelty: float = float("nan")
+    diversity: float = float("nan")
 
 
 def top_n_scores(
@@ -128,13 +139,74 @@ def scores_from_hits(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> TopNSc
     n_hits = hits.sum(axis=1)
     dcg = (hits * discounts[: hits.shape[1]]).sum(axis=1)
     ideal = np.cumsum(discounts)[np.minimum(n_relevant, k) - 1]
+    ranks = np.arange(1, hits.shape[1] + 1)
+    precision_at_rank = np.cumsum(hits, axis=1) / ranks
+    average_precision = (precision_at_rank * hits).sum(axis=1) / np.minimum(n_relevant, k)
+    first = np.where(hits.any(axis=1), hits.argmax(axis=1) + 1, np.inf)
     return TopNScores(
         k=k,
         precision=float(np.mean(n_hits / k)),
         recall=float(np.mean(n_hits / n_relevant)),
         ndcg=float(np.mean(dcg / ideal)),
         n_users=n_users,
+        map=float(np.mean(average_precision)),
+        mrr=float(np.mean(1.0 / first)),
+        hit_rate=float(np.mean(n_hits > 0)),
     )
+
+
+def list_measures(
+    ranking: np.ndarray, rated: object, k: int | None = None
+) -> tuple[float, float, float]:
+    """(catalogue coverage, novelty, intra-list diversity) of the top-k lists ``ranking``.
+
+    Args:
+        ranking: users x k item codes (columns of ``rated``), best first, -1 padded.
+        rated: the training data as a users x items sparse matrix (nonzero: rated); its
+            columns are the catalogue.
+        k: cut-off (default: every column of ``ranking``).
+
+    Coverage = distinct items in the lists / items in the catalogue. Novelty = the mean, over
+    every recommended slot, of the item's popularity rank in training (1: the most rated item;
+    items tied share the best rank). Diversity = the mean, over lists of two or more items,
+    of the mean over pairs of 1 - cosine similarity of the two items' rater vectors (binary,
+    training). Each is a sum over lists or slots, so computing the lists in any batches gives
+    the same values.
+    """
+    import scipy.sparse as sp
+
+    top = np.asarray(ranking, dtype=np.int64)
+    if k is not None:
+        _check_k(k)
+        top = top[:, :k]
+    binary = sp.csr_matrix(rated, copy=True)
+    binary.data[:] = 1.0
+    binary = binary.astype(np.float64)
+    n_items = binary.shape[1]
+    chosen = top[top >= 0]
+    if len(chosen) == 0 or n_items == 0:
+        return float("nan"), float("nan"), float("nan")
+    coverage = len(np.unique(chosen)) / n_items
+    popularity = np.asarray(binary.sum(axis=0)).ravel()
+    order = np.sort(popularity)[::-1]
+    rank = 1 + np.searchsorted(-order, -popularity, side="left")  # ties share the best rank
+    novelty = float(np.mean(rank[chosen]))
+    vectors = sp.csr_matrix(binary.T)
+    norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
+    norms[norms == 0] = 1.0
+    vectors = sp.csr_matrix(sp.diags(1.0 / norms) @ vectors)
+    diversities = []
+    for row in top:
+        items = row[row >= 0]
+        m = len(items)
+        if m < 2:
+            continue
+        block = vectors[items]
+        similarity = (block @ block.T).toarray()
+        pairs = (similarity.sum() - np.trace(similarity)) / 2
+        diversities.append(1.0 - pairs / (m * (m - 1) / 2))
+    diversity = float(np.mean(diversities)) if diversities else float("nan")
+    return float(coverage), novelty, diversity
 
 
 def _hits(
