@@ -137,7 +137,8 @@ def detect_format(path: str | Path) -> str:
         return "imdb-npy"
     if head.startswith(b"PAR1") or path.suffix.lower() in (".parquet", ".pq"):
         return "parquet"
-    first = head.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    first = re.split(rb"\r\n|\r|\n", head.removeprefix(b"\xef\xbb\xbf"), maxsplit=1)[0]
+    first = first.decode("utf-8", errors="replace")
     if "::" in first:
         return "ml-1m"
     tab_fields = first.split("\t")

@@ -210,6 +210,8 @@ def _read_text(
         )
     except pa.ArrowInvalid as error:
         raise DataError(f"{name}: cannot be parsed as {spec.name}: {error}") from None
+    if spec.quoting and b'"' in buffer:
+        _check_no_line_breaks(table, buffer, name)
     _note_unnamed_values(table, unnamed, report)
     n_rejected = len(rejected)
     if rows_expected is not None:  # records that are empty strings never reach the parser
@@ -222,6 +224,23 @@ def _read_text(
         n_parse_errors=n_rejected,
         locator=_TextLocator(buffer, spec, name, unit, skip, len(names), table.num_rows),
     )
+
+
+def _check_no_line_breaks(table: pa.Table, buffer: bytes, name: str) -> None:
+    """A quoted field that runs over a line break (a quote never closed) would make one record
+    of several lines and a new id of their text; it is a DataError naming the line."""
+    for column in table.columns:
+        values = (
+            column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
+        )
+        hits = pc.filter(values, pc.match_substring(values, "\n"))
+        if len(hits):
+            start = hits[0].as_py().split("\n", 1)[0].encode("utf-8")
+            line = buffer.count(b"\n", 0, max(buffer.find(b'"' + start), 0)) + 1
+            raise DataError(
+                f"{name}, line {line}: a quoted field runs over the end "
+                'of the line (a quote character " that is not closed?)'
+            )
 
 
 def _header(buffer: bytes, spec: FormatSpec, name: str) -> tuple[list[str], list[str], int]:
