@@ -12,14 +12,14 @@ import sys
 from collections.abc import Sequence
 
 from clusterrec import __version__
-from clusterrec.cli import cluster, describe, evaluate, generate, recommend, run, train
+from clusterrec.cli import cache, cluster, describe, evaluate, generate, recommend, run, train
 from clusterrec.cli.common import EXIT_USAGE, Parser
 from clusterrec.errors import ClusterrecError
 
 __all__ = ["main"]
 
 #: The subcommands, in the order ``clusterrec --help`` lists them.
-COMMANDS = (describe, generate, cluster, train, evaluate, recommend, run)
+COMMANDS = (describe, generate, cluster, train, evaluate, recommend, run, cache)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,7 @@ __all__ = [
     "add_to",
     "model_from_args",
     "run",
+    "save_model_folder",
 ]
 
 
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         model.fit(ratings)
         result, payload = None, {"protocol": None, "clusters": [], "overall": {}}
-    folder = model.save(Path(args.out))
+    folder = save_model_folder(model, Path(args.out))
     payload["model_dir"] = str(folder)
     payload["fit_seconds"] = sum(s.seconds for s in model.summaries_)
     if args.json:
@@ -93,3 +94,21 @@ def run(args: argparse.Namespace) -> int:
             print(result.to_markdown())
         print(f"\nsaved the model to {folder}")
     return 0
+
+
+def save_model_folder(model: object, out: Path) -> Path:
+    """``model.save`` into a folder beside ``out`` that then takes its place: an older model
+    in ``out`` stays whole until the new one is complete. A folder that holds something else
+    than a saved model is not replaced."""
+    from clusterrec._atomic import atomic_directory
+    from clusterrec.errors import ConfigError
+
+    if out.exists() and not (
+        out.is_dir() and (not any(out.iterdir()) or (out / "model.json").exists())
+    ):
+        raise ConfigError(
+            f"{out}: exists and is not a saved model (no model.json); choose a new --out"
+        )
+    with atomic_directory(out) as work:
+        model.save(work)
+    return out

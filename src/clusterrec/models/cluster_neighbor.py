@@ -347,11 +347,14 @@ class ClusterNeighborRecommender(Recommender):
         """Write the model to ``folder``: model.json, arrays.npz, one state_dict per cluster.
 
         No pickle anywhere: JSON metadata, NumPy arrays, PyTorch tensors (loaded with
-        ``weights_only=True``). Each file is written atomically, model.json last.
+        ``weights_only=True``). Each file is written atomically, model.json last, and an old
+        model.json is removed first, so an interrupted save over an older model leaves a
+        folder that :meth:`load` refuses, never a mix of the two models.
         """
         self._check_fitted()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
+        (folder / "model.json").unlink(missing_ok=True)
         arrays = {
             "user_labels": np.asarray(self.user_index_, dtype=str),
             "item_labels": np.asarray(self.item_index_, dtype=str),

@@ -37,6 +37,7 @@ __all__ = [
     "MATRIX_ALGORITHMS",
     "PRESET_NAMES",
     "SECTIONS",
+    "CacheConfig",
     "ClusteringConfig",
     "DataConfig",
     "DistanceConfig",
@@ -293,6 +294,25 @@ class RecommendationConfig:
 
 
 @dataclass(frozen=True)
+class CacheConfig:
+    """The stage cache's bound: after a run, least recently used entries go until it fits."""
+
+    max_size: str = field(default="10GiB", metadata=_doc('e.g. "500MB", "10GiB"; "none": no bound'))
+
+    def __post_init__(self) -> None:
+        if self.max_size != "none":
+            from clusterrec.run.cache import parse_size
+
+            try:
+                parse_size(self.max_size)
+            except ConfigError:
+                raise ConfigError(
+                    f"[cache] max_size = {self.max_size!r} is not a size; give e.g. "
+                    '"500MB", "10GiB", or "none" for no bound'
+                ) from None
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything ``clusterrec run`` does, with one seed for every random step."""
 
@@ -304,6 +324,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     recommendations: RecommendationConfig = field(default_factory=RecommendationConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
 
     def __post_init__(self) -> None:
         _at_least(self.seed, 0, "top level", "seed")

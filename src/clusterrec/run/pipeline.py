@@ -16,10 +16,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from clusterrec._atomic import atomic_directory
+from clusterrec._logging import logger
 from clusterrec._progress import ProgressArg
 from clusterrec.data.ratings import Ratings
 from clusterrec.errors import ConfigError
-from clusterrec.run.cache import StageCache, computed_seconds, default_cache_dir, stage_key
+from clusterrec.run.cache import (
+    StageCache,
+    computed_seconds,
+    default_cache_dir,
+    prune,
+    stage_key,
+)
 from clusterrec.run.config import RunConfig
 from clusterrec.run.measure import PeakMemory, StageRecord
 from clusterrec.run.progress import Progress, as_progress
@@ -183,6 +191,7 @@ def _run(
     progress: Progress,
 ) -> RunResult:
     started = time.perf_counter()
+    _check_out(out)
     cache = StageCache(Path(cache_dir) if cache_dir else default_cache_dir(), reuse=reuse)
     runner = _Runner(cache, progress, len(stage_names(config)))
     source, data_result, data_key = _data_stage(runner, data, config)
@@ -239,11 +248,14 @@ def _run(
         titles=_read_titles(items),
         items=Path(items) if items else None,
     )
-    report = runner.step(
-        "report", lambda: write_run_directory(out, outputs, runner.records, cache, started)
-    )
-    manifest = write_manifest(out, outputs, runner.records, cache, time.perf_counter() - started)
-    return RunResult(out, report, manifest, runner.records)
+    with atomic_directory(out) as work:  # an older run directory stays whole until replaced
+        report = runner.step(
+            "report", lambda: write_run_directory(work, outputs, runner.records, cache, started)
+        )
+        seconds = time.perf_counter() - started
+        manifest = write_manifest(work, outputs, runner.records, cache, seconds)
+    _bound_cache(cache, config, runner.records)
+    return RunResult(out, out / report.relative_to(work), manifest, runner.records)
 
 
 def _data_stage(
@@ -314,6 +326,29 @@ def _clustering_stages(
             ClusteringResult,
         )
     return results, keys
+
+
+def _check_out(out: Path) -> None:
+    """``out`` must be new, empty or an earlier run directory: it is replaced as a whole."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out}: exists and is not a folder; choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").is_file():
+        raise ConfigError(
+            f"{out}: a folder that is not a run directory (no manifest.json); a run replaces "
+            "its --out folder as a whole, so choose a new or empty one"
+        )
+
+
+def _bound_cache(cache: StageCache, config: RunConfig, records: list[StageRecord]) -> None:
+    """The cache pruned to ``[cache] max_size``, least recently used first, this run's stages
+    kept; a failure to prune is a warning, never a failed run."""
+    if config.cache.max_size == "none":
+        return
+    keep = [cache.folder(r.name, r.key) for r in records if r.key]
+    try:
+        prune(cache.root, max_size=config.cache.max_size, keep=keep)
+    except OSError as error:
+        logger.warning("could not prune the stage cache %s: %s", cache.root, error)
 
 
 def _check_n_clusters(config: RunConfig, n_users: int) -> None:
