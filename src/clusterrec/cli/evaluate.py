@@ -31,9 +31,10 @@ def add_to(commands: argparse._SubParsersAction) -> None:
     add_model_options(parser)
     parser.add_argument(
         "--protocol",
-        choices=["kfold", "users", *SPLIT_PROTOCOLS],
+        choices=["kfold", "users", *SPLIT_PROTOCOLS, "notebook-leaky"],
         default="kfold",
-        help="kfold (default) | users (the assignment's) | temporal | leave-last | users-holdout",
+        help="kfold (default) | users (the assignment's) | temporal | leave-last | users-holdout"
+        " | notebook-leaky (LEAKY: the original notebook's evaluation, to see its error)",
     )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument(
@@ -89,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     ratings = load_data(args)
+    if args.protocol == "notebook-leaky":
+        return _run_notebook_leaky(args, ratings)
     if args.protocol in SPLIT_PROTOCOLS:
         if args.split_file:
             raise ConfigError(f"--split-file applies to --protocol kfold, not {args.protocol}")
@@ -123,6 +126,28 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.json:
         print_json(payload)
+    else:
+        print(result.to_markdown())
+    return 0
+
+
+def _run_notebook_leaky(args: argparse.Namespace, ratings: object) -> int:
+    import sys
+
+    from clusterrec.data.filtering import filter_users
+    from clusterrec.evaluation.notebook_leaky import notebook_leaky
+
+    kept, _ = filter_users(ratings, args.min_ratings, args.max_ratings)
+    print(
+        "clusterrec: warning: notebook-leaky is LEAKY on purpose (every user their own "
+        "nearest neighbour); its errors are not accuracy",
+        file=sys.stderr,
+    )
+    result = notebook_leaky(
+        kept, args.clusters, n_neighbors=args.neighbors, test_share=args.test_share, seed=args.seed
+    )
+    if args.json:
+        print_json(result.as_dict())
     else:
         print(result.to_markdown())
     return 0
