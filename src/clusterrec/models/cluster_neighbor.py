@@ -30,7 +30,12 @@ from clusterrec.models.inputs import RatingLookup, neighbor_ratings, rated_pairs
 from clusterrec.models.neighbors import neighbors_in_clusters
 from clusterrec.models.networks import TrainingResult, build_network, predict_network, train_network
 from clusterrec.models.presets import NetworkConfig, preset
-from clusterrec.models.recommender import Predictions, Recommender
+from clusterrec.models.recommender import (
+    Predictions,
+    Recommender,
+    check_loaded,
+    check_model_meta,
+)
 from clusterrec.models.summaries import ClusterSummary
 
 __all__ = [
@@ -49,6 +54,8 @@ FORMAT_VERSION = 1
 _DAMAGE = (
     OSError,
     KeyError,
+    IndexError,  # torch.load of bytes that are not a state_dict
+    AttributeError,
     ValueError,
     RuntimeError,
     TypeError,
@@ -402,6 +409,7 @@ class ClusterNeighborRecommender(Recommender):
         is a `DataError` that says what is wrong."""
         folder = Path(folder)
         meta = _read_meta(folder)
+        check_model_meta(folder, meta, cls)
         try:
             with np.load(folder / "arrays.npz", allow_pickle=False) as stored:
                 arrays = {name: stored[name] for name in stored.files}
@@ -410,7 +418,7 @@ class ClusterNeighborRecommender(Recommender):
         except _DAMAGE as error:
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             raise DataError(f"{folder}: damaged model folder ({reason})") from None
-        return model
+        return check_loaded(model, folder)
 
     def _restore(self, meta: dict, arrays: dict, folder: Path) -> None:
         config = dict(meta["config"])

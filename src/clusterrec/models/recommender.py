@@ -34,6 +34,8 @@ __all__ = [
     "MODEL_FORMAT_VERSION",
     "Predictions",
     "Recommender",
+    "check_loaded",
+    "check_model_meta",
     "clip_to_scale",
     "damaged_model_files",
     "read_model_files",
@@ -195,6 +197,7 @@ class Recommender:
         """A model written by :meth:`save` of this class. A missing, damaged or foreign folder
         (another model, another format version) is a `DataError` naming the folder."""
         meta, arrays = read_model_files(folder, cls.__name__)
+        check_model_meta(folder, meta, cls)
         with damaged_model_files(folder):
             model = cls(**meta["params"])
             model.user_index_ = pd.Index(arrays["user_labels"].astype(object))
@@ -202,7 +205,7 @@ class Recommender:
             model.scale_ = RatingScale(*meta["scale"])
             model.global_mean_ = float(meta["global_mean"])
             model._restore_state(arrays)
-        return model
+        return check_loaded(model, folder)
 
     def _params(self) -> dict:
         """The constructor's arguments, as stored (for saving)."""
@@ -279,6 +282,60 @@ def read_model_files(
     return meta, arrays
 
 
+def check_model_meta(folder: str | Path, meta: dict, cls: type) -> None:
+    """The values of a model.json of the types its writer gives them, else a `DataError`
+    naming the folder: a rating scale of numbers, finite means, and constructor parameters of
+    the types of their defaults."""
+
+    def damaged(what: str) -> DataError:
+        return DataError(f"{folder}: damaged model folder ({META_FILE}: {what})")
+
+    scale = meta.get("scale")
+    if not (
+        isinstance(scale, list)
+        and len(scale) == 3
+        and all(_is_number(v) for v in scale[:2])
+        and scale[0] < scale[1]
+        and (scale[2] is None or (_is_number(scale[2]) and scale[2] > 0))
+    ):
+        raise damaged(f"scale {scale!r} is not LOW < HIGH and a step")
+    for key in ("global_mean", "baseline_global_mean"):
+        if key in meta and not _is_number(meta[key]):
+            raise damaged(f"{key} {meta[key]!r} is not a number")
+    params = meta.get("params")
+    if not isinstance(params, dict):
+        raise damaged("no parameters")
+    accepted = inspect.signature(cls.__init__).parameters
+    for name, value in params.items():
+        if name not in accepted or name == "self":
+            raise damaged(f"{cls.__name__} takes no parameter {name!r}")
+        default = accepted[name].default
+        kind = type(default)
+        if kind not in (bool, int, float, str, tuple, list):  # None, empty, others: any value
+            continue
+        if kind is float:
+            fits = _is_number(value)
+        elif kind in (tuple, list):  # JSON keeps a tuple as a list
+            fits = isinstance(value, (tuple, list))
+        else:
+            fits = type(value) is kind
+        if not fits:
+            raise damaged(f"parameter {name} = {value!r} is not a {kind.__name__}")
+
+
+def check_loaded(model: Recommender, folder: str | Path) -> Recommender:
+    """``model``, after one prediction that shows its restored state fits together; what a
+    damaged folder makes fail there is a `DataError` naming the folder."""
+    if len(model.user_index_) and len(model.item_index_):
+        with damaged_model_files(folder):
+            model.predict(model.user_index_[:1].to_numpy(), model.item_index_[:1].to_numpy())
+    return model
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+
+
 @contextlib.contextmanager
 def damaged_model_files(folder: str | Path) -> Iterator[None]:
     """Turn what a damaged saved model raises while it is read into a `DataError` naming
@@ -292,6 +349,9 @@ def damaged_model_files(folder: str | Path) -> Iterator[None]:
         IndexError,
         TypeError,
         ValueError,
+        ArithmeticError,
+        RuntimeError,  # zipfile: an "encrypted" member; torch: a damaged state
+        NotImplementedError,  # zipfile: an unknown compression method
         zipfile.BadZipFile,
     ) as error:
         if isinstance(error, DataError):
