@@ -280,3 +280,29 @@ def test_a_run_does_not_replace_a_folder_that_is_not_a_run_directory(tmp_path: P
     with pytest.raises(ConfigError, match="not a run directory"):
         run_pipeline(tiny_config(), None, tmp_path, cache_dir=tmp_path / "c")
     assert (tmp_path / "mine.txt").read_text(encoding="utf-8") == "keep me"
+
+
+def test_atomic_directory_replaces_whole_or_not_at_all(tmp_path: Path) -> None:
+    from clusterrec._atomic import atomic_directory
+
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "model.json").write_text("old", encoding="utf-8")
+    with pytest.raises(RuntimeError), atomic_directory(target) as work:
+        (work / "model.json").write_text("half", encoding="utf-8")
+        raise RuntimeError("killed")
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    assert (target / "model.json").read_text(encoding="utf-8") == "old"
+    with atomic_directory(target) as work:
+        (work / "model.json").write_text("new", encoding="utf-8")
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
+    assert [p.read_text(encoding="utf-8") for p in target.iterdir()] == ["new"]
+
+
+def test_train_does_not_replace_a_folder_that_is_not_a_model(tmp_path: Path) -> None:
+    from clusterrec.cli.train import save_model_folder
+
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not a saved model"):
+        save_model_folder(object(), tmp_path)
+    assert (tmp_path / "notes.txt").is_file()
