@@ -43,8 +43,8 @@ def add_to(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--models",
         default="clusterrec,bias,mean,userknn",
-        help=f"comma-separated, from {', '.join(MODEL_NAMES)} (notebook: clusterrec with the "
-        "notebook preset)",
+        help=f"comma-separated, from {', '.join(MODEL_NAMES)} (clusterrec: the default model; "
+        "network: the per-cluster networks with --preset; notebook: the notebook's networks)",
     )
     parser.add_argument(
         "--test-share",

@@ -27,7 +27,7 @@ from clusterrec.data.ratings import Ratings, RatingScale
 from clusterrec.errors import ConfigError, DataError
 from clusterrec.models.baselines import BiasBaseline
 from clusterrec.models.inputs import RatingLookup, neighbor_ratings, rated_pairs
-from clusterrec.models.neighbors import neighbors_in_clusters
+from clusterrec.models.neighbors import labels_for_users, neighbors_in_clusters
 from clusterrec.models.networks import TrainingResult, build_network, predict_network, train_network
 from clusterrec.models.presets import NetworkConfig, preset
 from clusterrec.models.recommender import (
@@ -54,6 +54,8 @@ FORMAT_VERSION = 1
 _DAMAGE = (
     OSError,
     KeyError,
+    IndexError,  # torch.load of bytes that are not a state_dict
+    AttributeError,
     IndexError,  # torch.load of bytes that are not a state_dict
     AttributeError,
     ValueError,
@@ -110,7 +112,7 @@ class ClusterNeighborRecommender(Recommender):
         default: clustered here by Jaccard. Returns self."""
         if len(ratings) == 0:
             raise DataError("cannot fit on an empty set of ratings")
-        labels = self._given_labels(ratings, labels)
+        labels = labels_for_users(ratings, labels, self.n_clusters)
         ratings = ratings.compact()
         self._remember_vocabulary(ratings)
         self._fit_users(ratings, 0.0, labels)
@@ -132,32 +134,11 @@ class ClusterNeighborRecommender(Recommender):
         """
         if not 0 < test_share < 1:
             raise ConfigError(f"test_share must be between 0 and 1, not {test_share!r}")
-        labels = self._given_labels(ratings, labels)
+        labels = labels_for_users(ratings, labels, self.n_clusters)
         ratings = ratings.compact()
         self._remember_vocabulary(ratings)
         self._fit_users(ratings, test_share, labels)
         return self.held_out_users_
-
-    def _given_labels(self, ratings: Ratings, labels: object) -> np.ndarray | None:
-        """``labels`` checked (one whole number 0..L-1 per user of ``ratings``) and restricted
-        to the users with ratings, in the order ``ratings.compact()`` keeps them."""
-        if labels is None:
-            return None
-        array = np.asarray(labels)
-        if array.ndim != 1 or len(array) != ratings.n_users:
-            raise ConfigError(
-                f"labels must give one cluster per user of the ratings ({ratings.n_users:,} "
-                f"users, in the order of ratings.user_labels), not shape {array.shape}"
-            )
-        whole = np.issubdtype(array.dtype, np.integer) or (
-            np.issubdtype(array.dtype, np.floating) and np.all(np.mod(array, 1) == 0)
-        )
-        if not whole or (len(array) and (array.min() < 0 or array.max() >= self.n_clusters)):
-            raise ConfigError(
-                f"labels must be whole numbers 0..{self.n_clusters - 1} (n_clusters = "
-                f"{self.n_clusters}); cluster with the same L as the model"
-            )
-        return array.astype(np.int64)[ratings.counts_per_user() > 0]
 
     def _seeds(self) -> list[int]:
         """Seeds of clustering, validation split, networks and the user split, from ``seed``."""

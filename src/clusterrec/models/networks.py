@@ -19,6 +19,7 @@ from torch import nn
 from clusterrec.models.presets import PRESETS, NetworkConfig, preset
 
 __all__ = [
+    "single_torch_thread",
     "PRESETS",
     "NetworkConfig",
     "TrainingResult",
@@ -63,7 +64,7 @@ def train_network(
     With ``validation`` rows and ``config.patience``, stops after ``patience`` epochs without
     improvement and keeps the best epoch's weights.
     """
-    with _single_thread():
+    with single_torch_thread():
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
         network = build_network(X.shape[1], config.hidden)
@@ -97,7 +98,7 @@ def train_network(
 def predict_network(network: nn.Module, X: np.ndarray, batch_size: int = 65536) -> np.ndarray:
     """Outputs of ``network`` for rows ``X``, as float32 (N,)."""
     out = np.empty(len(X), dtype=np.float32)
-    with _single_thread(), torch.no_grad():
+    with single_torch_thread(), torch.no_grad():
         for start in range(0, len(X), batch_size):
             chunk = torch.from_numpy(np.ascontiguousarray(X[start : start + batch_size]))
             out[start : start + batch_size] = network(chunk).squeeze(1).numpy()
@@ -163,7 +164,7 @@ def _copy_state(network: nn.Module) -> dict:
 
 
 @contextlib.contextmanager
-def _single_thread() -> Iterator[None]:
+def single_torch_thread() -> Iterator[None]:
     """Run torch on one intra-op thread, restoring the previous setting afterwards."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -26,7 +26,7 @@ from clusterrec.data.formats import FORMATS
 from clusterrec.data.synthetic import SIZES
 from clusterrec.errors import ConfigError
 from clusterrec.models.presets import PRESETS
-from clusterrec.models.registry import MODEL_NAMES
+from clusterrec.models.registry import HYBRID_PRESETS, MODEL_NAMES
 
 __all__ = [
     "ASSIGNMENT_RANGE",
@@ -263,8 +263,15 @@ class EvaluationConfig:
 
     folds: int = field(default=5, metadata=_doc("number of folds"))
     models: tuple[str, ...] = field(
-        default=("clusterrec", "bias", "mean", "userknn"),
+        default=("clusterrec", "network", "bias", "mean", "userknn"),
         metadata=_doc("compared: " + ", ".join(MODEL_NAMES)),
+    )
+    hybrid: str = field(
+        default="fast",
+        metadata=_doc(
+            "settings of the default model in this table: fast (one seed, no snapshot "
+            "averaging) or default (as in benchmarks/accuracy.py)"
+        ),
     )
     top_n: int = field(default=10, metadata=_doc("cut-off of precision/recall/NDCG"))
     rank_users: int = field(
@@ -277,6 +284,7 @@ class EvaluationConfig:
             raise ConfigError("[evaluation] models must list one or more models, each once")
         for name in self.models:
             _one_of(name, MODEL_NAMES, "evaluation", "models")
+        _one_of(self.hybrid, tuple(HYBRID_PRESETS), "evaluation", "hybrid")
         _at_least(self.top_n, 1, "evaluation", "top_n")
         _at_least(self.rank_users, 0, "evaluation", "rank_users")
 

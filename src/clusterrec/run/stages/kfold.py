@@ -63,7 +63,7 @@ def compute_kfold(
     """The top-N ranking covers a seeded sample of ``rank_users`` users per fold (all of them
     when 0)."""
     from clusterrec.evaluation.cross_validation import cross_validate
-    from clusterrec.models.registry import comparison_models
+    from clusterrec.models.registry import HYBRID_PRESETS, comparison_models
 
     settings = config.evaluation
     result = cross_validate(
@@ -73,6 +73,7 @@ def compute_kfold(
             n_clusters=config.model.n_clusters,
             n_neighbors=config.model.n_neighbors,
             preset=config.model.preset,
+            hybrid=settings.hybrid,
             seed=config.seed,
         ),
         folds=settings.folds,
@@ -87,4 +88,10 @@ def compute_kfold(
         else f"a seeded sample of at most {settings.rank_users} users with a relevant "
         "held-out rating per fold"
     )
-    return KFoldResult(result.protocol, ranking, result.to_frame().reset_index(), result.folds)
+    protocol = result.protocol
+    if "clusterrec" in settings.models:
+        protocol += (
+            f" The default model (clusterrec) runs with its {settings.hybrid!r} settings "
+            f"{HYBRID_PRESETS[settings.hybrid] or '(as benchmarked)'}."
+        )
+    return KFoldResult(protocol, ranking, result.to_frame().reset_index(), result.folds)
