@@ -9,10 +9,11 @@ PYTHON ?= .venv/bin/python
 
 bench: bench-accuracy bench-speed bench-scaling
 
-# clusterrec next to scikit-surprise on MovieLens-100K, the same 5 folds; creates
-# benchmarks/data/venv-surprise (pip install scikit-surprise pandas) on first use.
+# clusterrec next to scikit-surprise and myFM on MovieLens-100K, MovieLens latest-small and
+# the generated seed-size data, the same 5 folds for every system; creates
+# benchmarks/data/venv-surprise and venv-myfm (pip install) on first use.
 bench-accuracy:
-	$(PYTHON) benchmarks/accuracy_ml100k.py
+	$(PYTHON) benchmarks/accuracy.py
 
 # Each stage of the method against the notebook's approach, seed-size generated data.
 bench-speed:
