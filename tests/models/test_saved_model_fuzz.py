@@ -17,15 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clusterrec.errors import DataError
-from clusterrec.models.baselines import BiasBaseline, GlobalMean, UserKNN
-from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
+from clusterrec.models.registry import MODEL_NAMES, comparison_models
 
-MODELS = {
-    "bias": lambda: BiasBaseline(),
-    "mean": lambda: GlobalMean(),
-    "userknn": lambda: UserKNN(),
-    "clusterrec": lambda: ClusterNeighborRecommender(n_clusters=2, preset="notebook", seed=0),
-}
+#: Every model of the registry (as the contract test builds them).
+MODELS = comparison_models(MODEL_NAMES, n_clusters=2, seed=0)
 VALUES = st.sampled_from([None, -1, 0, "x", [], {}, 1e308, True, [1, 2, 3]])
 
 
