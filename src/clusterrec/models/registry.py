@@ -30,12 +30,13 @@ MODEL_DESCRIPTIONS = {
     "userknn": "user k-NN, shrunk Pearson, k=40, mean-centred",
 }
 
-#: Settings of the default model by name: "default" as measured; "fast" trades a little
-#: accuracy for about a third of the fitting time (one seed, no snapshot averaging), for
-#: runs that must stay short.
+#: Settings of the default model by name: "default" as benchmarked; "fast", for runs that
+#: must stay short, drops the averaging (one seed, one snapshot: +0.0035 RMSE on validation
+#: data, docs/model.md) and builds the out-of-fold neighbour features from 2 parts instead of
+#: 5, which cut a fit on MovieLens latest-small from 32 s to 19 s (one fold, shared machine).
 HYBRID_PRESETS: dict[str, dict] = {
     "default": {},
-    "fast": {"n_seeds": 1, "n_snapshots": 1},
+    "fast": {"n_seeds": 1, "n_snapshots": 1, "n_feature_folds": 2},
 }
 
 

@@ -261,7 +261,7 @@ class ModelConfig:
 class EvaluationConfig:
     """k-fold cross-validation over ratings, the model against the baselines."""
 
-    folds: int = field(default=5, metadata=_doc("number of folds"))
+    folds: int = field(default=3, metadata=_doc("number of folds"))
     models: tuple[str, ...] = field(
         default=("clusterrec", "network", "bias", "mean", "userknn"),
         metadata=_doc("compared: " + ", ".join(MODEL_NAMES)),
