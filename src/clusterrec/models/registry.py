@@ -10,6 +10,7 @@ from clusterrec.models.recommender import Recommender
 
 __all__ = [
     "HYBRID_PRESETS",
+    "HYBRID_PRESET_WORDS",
     "MODEL_DESCRIPTIONS",
     "MODEL_NAMES",
     "comparison_models",
@@ -37,6 +38,12 @@ MODEL_DESCRIPTIONS = {
 HYBRID_PRESETS: dict[str, dict] = {
     "default": {},
     "fast": {"n_seeds": 1, "n_snapshots": 1, "n_feature_folds": 2},
+}
+#: What each of :data:`HYBRID_PRESETS` is, in words (for the report).
+HYBRID_PRESET_WORDS = {
+    "default": "as benchmarked (3 seeds x 3 snapshots averaged, neighbour features out of 5 parts)",
+    "fast": "one seed and one snapshot instead of 3 x 3 averaged, neighbour features out of 2 "
+    "parts instead of 5",
 }
 
 

@@ -63,7 +63,7 @@ def compute_kfold(
     """The top-N ranking covers a seeded sample of ``rank_users`` users per fold (all of them
     when 0)."""
     from clusterrec.evaluation.cross_validation import cross_validate
-    from clusterrec.models.registry import HYBRID_PRESETS, comparison_models
+    from clusterrec.models.registry import HYBRID_PRESET_WORDS, comparison_models
 
     settings = config.evaluation
     result = cross_validate(
@@ -91,7 +91,7 @@ def compute_kfold(
     protocol = result.protocol
     if "clusterrec" in settings.models:
         protocol += (
-            f" The default model (clusterrec) runs with its {settings.hybrid!r} settings "
-            f"{HYBRID_PRESETS[settings.hybrid] or '(as benchmarked)'}."
+            f" The default model (clusterrec) runs with its {settings.hybrid!r} settings: "
+            f"{HYBRID_PRESET_WORDS[settings.hybrid]}."
         )
     return KFoldResult(protocol, ranking, result.to_frame().reset_index(), result.folds)
