@@ -55,9 +55,7 @@ def test_implicit_feedback_is_exactly_the_training_pairs() -> None:
     model = quick_model().fit(train)
     users, items, _ = model.core_.train
     seen = set(zip(model.user_index_[users], model.item_index_[items], strict=True))
-    expected = set(
-        zip(train.user_labels[train.user], train.item_labels[train.item], strict=True)
-    )
+    expected = set(zip(train.user_labels[train.user], train.item_labels[train.item], strict=True))
     assert seen == expected
 
 
