@@ -41,6 +41,7 @@ __all__ = [
     "BiasBaseline",
     "GlobalMean",
     "UserKNN",
+    "fit_bias_arrays",
     "fit_biases",
     "pearson_similarities",
 ]
@@ -208,22 +209,41 @@ def fit_biases(
     reg_item: float = 10.0,
     n_epochs: int = 10,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """User and item biases by alternating regularised least squares (see `BiasBaseline`).
+    """User and item biases by alternating regularised least squares (see `BiasBaseline`)."""
+    return fit_bias_arrays(
+        ratings.user.astype(np.int64),
+        ratings.item.astype(np.int64),
+        ratings.rating.astype(np.float64) - global_mean,
+        ratings.n_users,
+        ratings.n_items,
+        reg_user=reg_user,
+        reg_item=reg_item,
+        n_epochs=n_epochs,
+    )
 
-    Each half-step is one weighted ``bincount`` over the ratings, so an epoch costs two
-    passes over the data and no Python loop over ratings.
-    """
-    users = ratings.user.astype(np.int64)
-    items = ratings.item.astype(np.int64)
-    residual = ratings.rating.astype(np.float64) - global_mean
-    per_user = np.bincount(users, minlength=ratings.n_users) + float(reg_user)
-    per_item = np.bincount(items, minlength=ratings.n_items) + float(reg_item)
-    user_bias = np.zeros(ratings.n_users)
-    item_bias = np.zeros(ratings.n_items)
+
+def fit_bias_arrays(
+    users: np.ndarray,
+    items: np.ndarray,
+    residual: np.ndarray,
+    n_users: int,
+    n_items: int,
+    *,
+    reg_user: float = 15.0,
+    reg_item: float = 10.0,
+    n_epochs: int = 10,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Biases of code arrays and residuals (ratings minus the global mean), the ALS of
+    `BiasBaseline`: each half-step is one weighted ``bincount`` over the ratings, so an epoch
+    costs two passes over the data and no Python loop over ratings."""
+    per_user = np.bincount(users, minlength=n_users) + float(reg_user)
+    per_item = np.bincount(items, minlength=n_items) + float(reg_item)
+    user_bias = np.zeros(n_users)
+    item_bias = np.zeros(n_items)
     for _ in range(n_epochs):
-        item_sums = np.bincount(items, residual - user_bias[users], minlength=ratings.n_items)
+        item_sums = np.bincount(items, residual - user_bias[users], minlength=n_items)
         item_bias = _safe_divide(item_sums, per_item)
-        user_sums = np.bincount(users, residual - item_bias[items], minlength=ratings.n_users)
+        user_sums = np.bincount(users, residual - item_bias[items], minlength=n_users)
         user_bias = _safe_divide(user_sums, per_user)
     return user_bias, item_bias
 

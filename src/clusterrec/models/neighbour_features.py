@@ -15,6 +15,8 @@ import dataclasses
 import numpy as np
 import scipy.sparse as sp
 
+from clusterrec.models.baselines import fit_bias_arrays
+
 FloatArray = np.ndarray
 IntArray = np.ndarray
 
@@ -25,27 +27,12 @@ DENSE_SIMILARITY_LIMIT = 12000
 
 # --------------------------------------------------------------------------- baselines
 def fit_biases(
-    users: IntArray,
-    items: IntArray,
-    ratings: FloatArray,
-    n_users: int,
-    n_items: int,
-    reg_user: float = 15.0,
-    reg_item: float = 10.0,
-    sweeps: int = 10,
+    users: IntArray, items: IntArray, ratings: FloatArray, n_users: int, n_items: int
 ) -> tuple[float, FloatArray, FloatArray]:
-    """Regularised ``mu + b_u + b_i`` by alternating least squares (Surprise's defaults).
-
-    Used for the fallback prediction and to centre the neighbours' ratings.
-    """
+    """``mu`` and the regularised biases of these ratings (`BiasBaseline`'s ALS, Surprise's
+    defaults), for the fallback prediction, the logit offset and centring the neighbours."""
     mu = float(ratings.mean()) if len(ratings) else 0.0
-    cnt_u = np.bincount(users, minlength=n_users)
-    cnt_i = np.bincount(items, minlength=n_items)
-    b_u = np.zeros(n_users)
-    b_i = np.zeros(n_items)
-    for _ in range(sweeps):
-        b_i = np.bincount(items, ratings - mu - b_u[users], n_items) / (reg_item + cnt_i)
-        b_u = np.bincount(users, ratings - mu - b_i[items], n_users) / (reg_user + cnt_u)
+    b_u, b_i = fit_bias_arrays(users, items, ratings - mu, n_users, n_items)
     return mu, b_u, b_i
 
 
