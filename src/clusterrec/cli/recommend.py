@@ -1,27 +1,45 @@
-"""``clusterrec recommend``: top-N movies for a user from a saved model."""
+"""``clusterrec recommend``: top-N movies for a user, or for every user, from a saved model."""
 
 from __future__ import annotations
 
 import argparse
+import time
+from pathlib import Path
 
 from clusterrec.cli.common import print_json, set_command
 
 __all__ = [
+    "TABLE_FORMATS",
     "add_to",
     "run",
+    "write_table",
 ]
+
+#: What ``--out`` accepts, by extension.
+TABLE_FORMATS = (".parquet", ".csv")
 
 
 def add_to(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "recommend",
-        help="top-N movies for a user from a saved model",
+        help="top-N movies for a user, or for every user, from a saved model",
         description="The N movies with the highest predicted rating that the user has not "
-        "rated, with titles when an items table is given.",
+        "rated, with titles when an items table is given. --all: the same for every user of "
+        "the model, batched, into a table (--out recs.parquet or recs.csv).",
     )
     parser.add_argument("model_dir", metavar="MODEL_DIR", help="a folder written by train")
-    parser.add_argument("--user", required=True, help="the user's original id")
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="the user's original id")
+    who.add_argument(
+        "--all", action="store_true", help="every user of the model (columns user, rank, ...)"
+    )
     parser.add_argument("-n", type=int, default=10, help="how many (default 10)")
+    parser.add_argument(
+        "--out",
+        metavar="FILE",
+        help="with --all: write the table here (.parquet or .csv, written atomically); "
+        "default: CSV on stdout",
+    )
     parser.add_argument(
         "--items",
         metavar="ITEMS_FILE",
@@ -32,17 +50,20 @@ def add_to(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from clusterrec.data.readers import read_items
     from clusterrec.errors import ConfigError
     from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
 
     if args.n < 1:
         raise ConfigError(f"-n must be at least 1, not {args.n}")
+    if args.out is not None and not args.all:
+        raise ConfigError("--out goes with --all (one user's list is printed)")
+    if args.out is not None:
+        check_out(Path(args.out))
     model = ClusterNeighborRecommender.load(args.model_dir)
+    if args.all:
+        return _run_all(args, model)
     table = model.recommend(args.user, n=args.n)
-    if args.items:
-        titles = read_items(args.items)
-        table["title"] = titles.reindex(table["item"]).fillna("").to_numpy()
+    _add_titles(args, table)
     if args.json:
         print_json(
             {
@@ -60,3 +81,73 @@ def run(args: argparse.Namespace) -> int:
             title = f"  {row.title}" if "title" in table else ""
             print(f"{rank:>3}. {row.predicted_rating:5.2f}{flag} {row.item}{title}")
     return 0
+
+
+def _run_all(args: argparse.Namespace, model: object) -> int:
+    import sys
+
+    started = time.perf_counter()
+    table = model.recommend_all(args.n)
+    _add_titles(args, table)
+    seconds = time.perf_counter() - started
+    if args.out is None:
+        table.to_csv(sys.stdout, index=False)
+        return 0
+    path = write_table(table, Path(args.out))
+    summary = {
+        "out": str(path),
+        "users": int(table["user"].nunique()),
+        "rows": len(table),
+        "n": args.n,
+        "fallbacks": int(table["fallback"].sum()),
+        "seconds": round(seconds, 3),
+    }
+    if args.json:
+        print_json(summary)
+    else:
+        print(
+            f"wrote top {args.n} for {summary['users']:,} users ({summary['rows']:,} rows, "
+            f"{summary['fallbacks']:,} from the bias fallback) to {path} in {seconds:.1f} s"
+        )
+    return 0
+
+
+def _add_titles(args: argparse.Namespace, table: object) -> None:
+    from clusterrec.data.readers import read_items
+
+    if args.items:
+        titles = read_items(args.items)
+        table["title"] = titles.reindex(table["item"]).fillna("").to_numpy()
+
+
+def check_out(path: Path) -> None:
+    """A `ConfigError` unless ``path`` can take a table: a .parquet or .csv name that is not
+    a folder."""
+    from clusterrec.errors import ConfigError
+
+    if path.suffix.lower() not in TABLE_FORMATS:
+        raise ConfigError(
+            f"--out {path}: unknown table format {path.suffix or '(no extension)'!r}; "
+            f"accepted: {', '.join(TABLE_FORMATS)}"
+        )
+    if path.is_dir():
+        raise ConfigError(f"--out {path}: is a folder; name a file such as {path / 'recs.parquet'}")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ConfigError(f"--out {path}: {path.parent} is not a folder")
+
+
+def write_table(table: object, path: Path) -> Path:
+    """``table`` to ``path`` (.parquet or .csv by the extension), atomically; returns path."""
+    from clusterrec._atomic import atomic_write
+
+    check_out(path)
+    try:
+        if path.suffix.lower() == ".parquet":
+            with atomic_write(path, "wb") as handle:
+                table.to_parquet(handle, index=False)
+        else:
+            with atomic_write(path, "w") as handle:
+                table.to_csv(handle, index=False)
+    except OSError as error:  # name the file asked for, not the temporary one beside it
+        raise OSError(error.errno, error.strerror or str(error), str(path)) from None
+    return path

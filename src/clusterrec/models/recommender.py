@@ -150,6 +150,23 @@ class Recommender:
             }
         )
 
+    def recommend_all(
+        self,
+        n: int = 10,
+        *,
+        users: object = None,
+        exclude_rated: bool = True,
+        batch_users: int | None = None,
+    ) -> pd.DataFrame:
+        """Top ``n`` for every training user (or ``users``), batched and memory-bounded: a
+        DataFrame with columns user, rank, item, predicted_rating, fallback; see
+        :func:`clusterrec.models.top_n.recommend_all`."""
+        from clusterrec.models.top_n import recommend_all
+
+        return recommend_all(
+            self, n, users=users, exclude_rated=exclude_rated, batch_users=batch_users
+        )
+
     def user_codes(self, labels: object) -> np.ndarray:
         """Training codes of original user ids (-1 for unknown ids)."""
         return self.user_index_.get_indexer(_as_labels(labels)).astype(np.int64)

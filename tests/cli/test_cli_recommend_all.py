@@ -1,0 +1,104 @@
+"""``clusterrec recommend MODEL --all``: a table for every user, the same lists as the library
+call, written atomically as .parquet or .csv; a bad --out is one line and status 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clusterrec.cli import main
+from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model trained by ``clusterrec train`` on a small u.data-style file (40 users)."""
+    rng = np.random.default_rng(1)
+    lines = []
+    for user in range(40):
+        for item in rng.choice(30, size=rng.integers(8, 20), replace=False):
+            rating = int(np.clip(round(3 + (item % 2 - 0.5) * 2 + rng.normal(0, 0.7)), 1, 5))
+            lines.append(f"{user + 1}\t{item + 1}\t{rating}\t{880000000 + int(item)}")
+    folder = tmp_path_factory.mktemp("data")
+    (folder / "u.data").write_text("\n".join(lines) + "\n")
+    out = folder / "model"
+    argv = ["train", str(folder / "u.data"), "--clusters", "2", "--preset", "notebook"]
+    assert main([*argv, "--test-share", "0", "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    try:
+        status = main(list(argv))
+    except SystemExit as exit_:
+        status = int(exit_.code)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize("name", ["recs.parquet", "recs.csv"])
+def test_recommend_all_writes_the_library_table(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, name: str
+) -> None:
+    capsys.readouterr()
+    out = tmp_path / name
+    status, stdout, _ = run(
+        capsys, "recommend", str(model_dir), "--all", "-n", "3", "--out", str(out), "--json"
+    )
+    assert status == 0
+    summary = json.loads(stdout)
+    assert (summary["users"], summary["rows"], summary["n"]) == (40, 120, 3)
+    table = (
+        pd.read_parquet(out)
+        if name.endswith(".parquet")
+        else pd.read_csv(out, dtype={"user": str, "item": str})
+    )
+    expected = ClusterNeighborRecommender.load(model_dir).recommend_all(3)
+    assert list(table.columns) == ["user", "rank", "item", "predicted_rating", "fallback"]
+    assert table["user"].astype(str).tolist() == expected["user"].tolist()
+    assert table["item"].astype(str).tolist() == expected["item"].tolist()
+    assert table["rank"].tolist() == expected["rank"].tolist()
+    np.testing.assert_allclose(table["predicted_rating"], expected["predicted_rating"], rtol=1e-6)
+    assert not list(tmp_path.glob(".*part"))  # no temporary file left behind
+
+
+def test_recommend_all_to_stdout(model_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    capsys.readouterr()
+    status, stdout, _ = run(capsys, "recommend", str(model_dir), "--all", "-n", "2")
+    assert status == 0
+    lines = stdout.splitlines()
+    assert lines[0] == "user,rank,item,predicted_rating,fallback" and len(lines) == 81
+
+
+@pytest.mark.parametrize(
+    ("out", "expected"),
+    [
+        ("{tmp}/recs.txt", "unknown table format '.txt'; accepted: .parquet, .csv"),
+        ("{tmp}", "unknown table format"),
+        ("{tmp}/folder.csv", "is a folder"),
+        ("{tmp}/file/recs.csv", "is not a folder"),
+    ],
+)
+def test_a_bad_out_is_one_line_and_status_2(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, out: str, expected: str
+) -> None:
+    (tmp_path / "folder.csv").mkdir()
+    (tmp_path / "file").write_text("")
+    capsys.readouterr()
+    status, stdout, err = run(
+        capsys, "recommend", str(model_dir), "--all", "--out", out.format(tmp=tmp_path)
+    )
+    assert status == 2 and stdout == ""
+    assert expected in err and len(err.strip().splitlines()) == 1
+
+
+def test_out_goes_with_all(model_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    capsys.readouterr()
+    status, _, err = run(capsys, "recommend", str(model_dir), "--user", "1", "--out", "x.csv")
+    assert status == 2 and "--out goes with --all" in err
+    status, _, err = run(capsys, "recommend", str(model_dir))
+    assert status == 2 and "--user" in err
