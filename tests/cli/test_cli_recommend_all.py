@@ -1,5 +1,6 @@
 """``clusterrec recommend MODEL --all``: a table for every user, the same lists as the library
-call, written atomically as .parquet or .csv; a bad --out is one line and status 2."""
+call, written atomically as .parquet or .csv; a bad --out is one line and status 2. And
+``--ratings my.csv``: a new user folded in, the same list as ``recommend_new``."""
 
 from __future__ import annotations
 
@@ -102,3 +103,46 @@ def test_out_goes_with_all(model_dir: Path, capsys: pytest.CaptureFixture) -> No
     assert status == 2 and "--out goes with --all" in err
     status, _, err = run(capsys, "recommend", str(model_dir))
     assert status == 2 and "--user" in err
+
+
+def test_recommend_for_a_new_user_from_a_ratings_file(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    mine = tmp_path / "my.csv"
+    mine.write_text("item,rating\n2,5\n4,5\n6,4\n1,1\n3,2\n999,3\n")
+    capsys.readouterr()
+    status, stdout, _ = run(capsys, "recommend", str(model_dir), "--ratings", str(mine), "--json")
+    assert status == 0
+    payload = json.loads(stdout)
+    assert payload["cluster"] in (0, 1) and payload["unknown_items"] == 1
+    expected = ClusterNeighborRecommender.load(model_dir).recommend_new(
+        {"2": 5, "4": 5, "6": 4, "1": 1, "3": 2}, 10
+    )
+    assert [r["item"] for r in payload["recommendations"]] == expected["item"].tolist()
+    assert not {"1", "2", "3", "4", "6"} & {r["item"] for r in payload["recommendations"]}
+    few = tmp_path / "few.tsv"
+    few.write_text("item\trating\n2\t5\n")
+    status, stdout, _ = run(capsys, "recommend", str(model_dir), "--ratings", str(few), "-n", "3")
+    assert status == 0 and "bias baseline mu + b_i only" in stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("movie,stars\n2,5\n", "needs a header with columns item and rating"),
+        ("item,rating\n2,5\n4,abc\n", "line 3: rating is not a number: 'abc'"),
+        ("item,rating\n2,5\n,4\n", "line 3: empty item id"),
+        ("item,rating\n2,9\n4,5\n6,4\n", "scale 1..5"),
+        ("", "not a table of item,rating"),
+        ("item,rating\n2,5,7,8\n", "not a table of item,rating"),
+    ],
+)
+def test_a_bad_ratings_file_is_one_line_and_status_2(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture, text: str, expected: str
+) -> None:
+    mine = tmp_path / "my.csv"
+    mine.write_text(text)
+    capsys.readouterr()
+    status, stdout, err = run(capsys, "recommend", str(model_dir), "--ratings", str(mine))
+    assert status == 2 and stdout == ""
+    assert expected in err and len(err.strip().splitlines()) == 1

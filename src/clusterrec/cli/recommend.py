@@ -1,4 +1,5 @@
-"""``clusterrec recommend``: top-N movies for a user, or for every user, from a saved model."""
+"""``clusterrec recommend``: top-N movies for a user, for every user, or for a new user
+(folded in without retraining), from a saved model."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from clusterrec.cli.common import print_json, set_command
 __all__ = [
     "TABLE_FORMATS",
     "add_to",
+    "read_new_user",
     "run",
     "write_table",
 ]
@@ -32,6 +34,12 @@ def add_to(commands: argparse._SubParsersAction) -> None:
     who.add_argument("--user", help="the user's original id")
     who.add_argument(
         "--all", action="store_true", help="every user of the model (columns user, rank, ...)"
+    )
+    who.add_argument(
+        "--ratings",
+        metavar="RATINGS_FILE",
+        help="a new user's ratings (CSV or TSV with columns item,rating): folded in without "
+        "retraining (nearest cluster, neighbours in it, its network)",
     )
     parser.add_argument("-n", type=int, default=10, help="how many (default 10)")
     parser.add_argument(
@@ -62,20 +70,41 @@ def run(args: argparse.Namespace) -> int:
     model = ClusterNeighborRecommender.load(args.model_dir)
     if args.all:
         return _run_all(args, model)
-    table = model.recommend(args.user, n=args.n)
+    if args.ratings is not None:
+        table = model.recommend_new(read_new_user(Path(args.ratings)), n=args.n)
+        who = f"the user of {args.ratings}"
+    else:
+        table = model.recommend(args.user, n=args.n)
+        who = f"user {args.user}"
     _add_titles(args, table)
     if args.json:
-        print_json(
-            {
-                "user": args.user,
-                "recommendations": table.to_dict(orient="records"),
-            }
-        )
+        payload = {"user": args.user} if args.ratings is None else {"ratings": args.ratings}
+        payload.update(table.attrs)
+        payload["recommendations"] = table.to_dict(orient="records")
+        print_json(payload)
     else:
         print(
-            f"top {len(table)} for user {args.user} (predicted rating; * = no neighbour "
-            "rated it, bias baseline used)"
+            f"top {len(table)} for {who} (predicted rating; * = no neighbour rated it, bias "
+            "baseline used)"
         )
+        if table.attrs.get("cluster") == -1:
+            unknown = table.attrs["unknown_items"]
+            print(
+                "too few ratings of movies the model knows"
+                + (f" ({unknown} unknown to it)" if unknown else "")
+                + ": the bias baseline mu + b_i only"
+            )
+        elif "cluster" in table.attrs:
+            print(
+                f"folded into cluster {table.attrs['cluster']} with "
+                f"{table.attrs['neighbors']} neighbours"
+                + (
+                    f"; {table.attrs['unknown_items']} of the rated movies unknown to the "
+                    "model (ignored)"
+                    if table.attrs["unknown_items"]
+                    else ""
+                )
+            )
         for rank, row in enumerate(table.itertuples(index=False), start=1):
             flag = "*" if row.fallback else " "
             title = f"  {row.title}" if "title" in table else ""
@@ -118,6 +147,40 @@ def _add_titles(args: argparse.Namespace, table: object) -> None:
     if args.items:
         titles = read_items(args.items)
         table["title"] = titles.reindex(table["item"]).fillna("").to_numpy()
+
+
+def read_new_user(path: Path) -> object:
+    """One user's ratings from a CSV (or, by the extension, TSV) file with columns item and
+    rating, as a DataFrame; an unreadable file is a `DataError` naming it."""
+    import numpy as np
+    import pandas as pd
+
+    from clusterrec.errors import DataError
+
+    sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    try:
+        # header=None: a record longer than the header is an error, not an implicit index
+        rows = pd.read_csv(path, sep=sep, dtype=str, header=None, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "empty"
+        raise DataError(f"{path}: not a table of item,rating ({reason})") from None
+    table = rows.iloc[1:].reset_index(drop=True)
+    table.columns = [str(c).strip().lower() for c in rows.iloc[0]]
+    if not {"item", "rating"} <= set(table.columns) or table.columns.duplicated().any():
+        raise DataError(
+            f"{path}: needs a header with columns item and rating; found "
+            f"{', '.join(table.columns) or 'none'}"
+        )
+    empty = np.flatnonzero(table["item"].isna().to_numpy() | (table["item"].str.strip() == ""))
+    if len(empty):
+        raise DataError(f"{path}, line {empty[0] + 2}: empty item id")
+    numbers = pd.to_numeric(table["rating"], errors="coerce")
+    bad = np.flatnonzero(~np.isfinite(numbers.to_numpy(dtype=float)))
+    if len(bad):
+        raise DataError(
+            f"{path}, line {bad[0] + 2}: rating is not a number: {table['rating'].iloc[bad[0]]!r}"
+        )
+    return pd.DataFrame({"item": table["item"].astype(str).str.strip(), "rating": numbers})
 
 
 def check_out(path: Path) -> None:

@@ -26,7 +26,13 @@ from clusterrec._progress import ProgressArg, Steps
 from clusterrec.data.ratings import Ratings, RatingScale
 from clusterrec.errors import ConfigError, DataError
 from clusterrec.models.baselines import BiasBaseline
-from clusterrec.models.inputs import RatingLookup, neighbor_ratings, rated_pairs
+from clusterrec.models.fold_in import (
+    FOLD_IN_MIN_RATINGS,
+    FoldIn,
+    nearest_cluster_and_neighbors,
+    one_user_ratings,
+)
+from clusterrec.models.inputs import RatingLookup, rated_pairs
 from clusterrec.models.neighbors import labels_for_users, neighbors_in_clusters
 from clusterrec.models.networks import TrainingResult, build_network, predict_network, train_network
 from clusterrec.models.presets import NetworkConfig, preset
@@ -35,6 +41,7 @@ from clusterrec.models.recommender import (
     Recommender,
     check_loaded,
     check_model_meta,
+    clip_to_scale,
 )
 from clusterrec.models.summaries import ClusterSummary
 
@@ -258,16 +265,32 @@ class ClusterNeighborRecommender(Recommender):
         whether they rated it, and their similarity 1 - d to the user; then the user's and the
         item's bias and the share of neighbours who rated the item.
         """
-        values = neighbor_ratings(self._lookup, self.neighbors_, users, items)
+        user_bias = None
+        if self.config_.inputs != "ratings":
+            user_bias = self._bias_terms(users, items)[0]
+        return self._inputs(
+            self.neighbors_[users], self.neighbor_distances_[users], items, user_bias
+        )
+
+    def _inputs(
+        self,
+        slots: np.ndarray,
+        distances: np.ndarray,
+        items: np.ndarray,
+        user_bias: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`features` from each row's neighbours (``slots``, (N, k) training codes,
+        -1 padding), their ``distances`` and the user's bias per row (for "centred" inputs):
+        the same for a training user and a user folded in."""
+        values = self._lookup(slots, items[:, None])
         rated = values > 0
         evidence = rated.any(axis=1)
         if self.config_.inputs == "ratings":
             return values, evidence
-        slots = self.neighbors_[users]
         unit = _scale_unit(self.scale_)
         centred = np.where(rated, values - self.user_means_[np.maximum(slots, 0)], 0.0) / unit
-        similarity = np.where(slots >= 0, 1.0 - self.neighbor_distances_[users], 0.0)
-        user_bias, item_bias = self._bias_terms(users, items)
+        similarity = np.where(slots >= 0, 1.0 - distances, 0.0)
+        item_bias = self._item_bias(items)
         X = np.concatenate(
             [
                 centred,
@@ -283,10 +306,15 @@ class ClusterNeighborRecommender(Recommender):
 
     def _bias_terms(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         bu = self._baseline_users[users]
-        bi = self._baseline_items[items]
         user_bias = np.where(bu >= 0, self.baseline_.user_bias_[np.maximum(bu, 0)], 0.0)
-        item_bias = np.where(bi >= 0, self.baseline_.item_bias_[np.maximum(bi, 0)], 0.0)
-        return user_bias.astype(np.float32), item_bias.astype(np.float32)
+        return user_bias.astype(np.float32), self._item_bias(items)
+
+    def _item_bias(self, items: np.ndarray) -> np.ndarray:
+        """b_i of model item codes (0 for an item the baseline never saw), float32."""
+        bi = self._baseline_items[items]
+        return np.where(bi >= 0, self.baseline_.item_bias_[np.maximum(bi, 0)], 0.0).astype(
+            np.float32
+        )
 
     def _baseline(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """mu + b_u + b_i for model codes (-1 allowed: that bias is 0)."""
@@ -328,6 +356,100 @@ class ClusterNeighborRecommender(Recommender):
     def _rated_items(self, user: int) -> np.ndarray:
         start, stop = self.matrix_.indptr[user], self.matrix_.indptr[user + 1]
         return self.matrix_.indices[start:stop]
+
+    # -- new users (fold-in) ----------------------------------------------------------------------
+
+    def fold_in(self, ratings: object, *, min_ratings: int = FOLD_IN_MIN_RATINGS) -> FoldIn:
+        """A new user (``ratings``: a mapping item -> rating, a Series indexed by item or a
+        DataFrame with columns item and rating) placed in the fitted model without
+        retraining: the cluster whose training users are nearest by mean Jaccard distance,
+        the k nearest training users in it, and the user's bias (see
+        :mod:`clusterrec.models.fold_in`). Fewer than ``min_ratings`` ratings of known items:
+        no cluster (``cluster == -1``), the bias fallback only."""
+        self._check_fitted()
+        labels, values = one_user_ratings(ratings)
+        codes = self.item_codes(labels)
+        known = codes >= 0
+        items, values = codes[known], values[known]
+        if len(values) and (values.min() < self.scale_.low or values.max() > self.scale_.high):
+            raise DataError(
+                f"a new user's ratings must lie on the model's scale {self.scale_.low:g}.."
+                f"{self.scale_.high:g}; got {values.min():g}..{values.max():g}"
+            )
+        k = self.neighbors_.shape[1]
+        if len(items) < max(int(min_ratings), 1):
+            return FoldIn(
+                items, values, int((~known).sum()), -1, np.full(k, -1), np.full(k, np.inf), 0.0
+            )
+        cluster, neighbors, distances = nearest_cluster_and_neighbors(
+            self.matrix_, self.labels_, self.training_users_, items, k
+        )
+        baseline = self.baseline_
+        residual = values - baseline.global_mean_ - self._item_bias(items)
+        user_bias = float(residual.sum(dtype=np.float64) / (baseline.reg_user + len(items)))
+        return FoldIn(items, values, int((~known).sum()), cluster, neighbors, distances, user_bias)
+
+    def predict_new(
+        self, ratings: object, items: object, *, min_ratings: int = FOLD_IN_MIN_RATINGS
+    ) -> Predictions:
+        """Predicted ratings of ``items`` (original ids) by a new user folded in from
+        ``ratings`` (see :meth:`fold_in`); clipped to the scale, fallbacks flagged: an item
+        no neighbour rated or the model never saw gets mu + b_u + b_i, and a user with too few
+        ratings gets mu + b_i for every item."""
+        folded = self.fold_in(ratings, min_ratings=min_ratings)
+        return self._predict_folded(folded, self.item_codes(items))
+
+    def recommend_new(
+        self,
+        ratings: object,
+        n: int = 10,
+        *,
+        exclude_rated: bool = True,
+        min_ratings: int = FOLD_IN_MIN_RATINGS,
+    ) -> pd.DataFrame:
+        """The ``n`` items with the highest predicted rating for a new user folded in from
+        ``ratings`` (see :meth:`fold_in`), the items they rated left out: a DataFrame with
+        columns item, predicted_rating, fallback, best first (ties: smaller code), and
+        ``attrs`` cluster (-1: bias fallback), neighbors and unknown_items."""
+        folded = self.fold_in(ratings, min_ratings=min_ratings)
+        codes = np.arange(len(self.item_index_))
+        scores = self._predict_folded(folded, codes)
+        keep = np.ones(len(codes), dtype=bool)
+        if exclude_rated:
+            keep[folded.items] = False
+        candidates = np.flatnonzero(keep)
+        chosen = candidates[np.lexsort((candidates, -scores.rating[candidates]))[:n]]
+        table = pd.DataFrame(
+            {
+                "item": self.item_index_[chosen].astype(str),
+                "predicted_rating": scores.rating[chosen],
+                "fallback": scores.fallback[chosen],
+            }
+        )
+        table.attrs.update(
+            cluster=folded.cluster,
+            neighbors=int((folded.neighbors >= 0).sum()),
+            unknown_items=folded.unknown_items,
+        )
+        return table
+
+    def _predict_folded(self, folded: FoldIn, items: np.ndarray) -> Predictions:
+        baseline = self._baseline(np.full(len(items), -1), items) + np.float32(folded.user_bias)
+        fallback = np.ones(len(items), dtype=bool)
+        known = np.flatnonzero(items >= 0)
+        if folded.fallback_only or len(known) == 0:
+            return Predictions(clip_to_scale(baseline, self.scale_), fallback)
+        k = len(folded.neighbors)
+        slots = np.broadcast_to(folded.neighbors, (len(known), k))
+        distances = np.broadcast_to(folded.distances, (len(known), k))
+        user_bias = np.full(len(known), folded.user_bias, dtype=np.float32)
+        X, evidence = self._inputs(slots, distances, items[known], user_bias)
+        rows = known[evidence]
+        if len(rows):
+            output = predict_network(self.networks_[folded.cluster], X[evidence])
+            baseline[rows] = self._from_output(output, baseline[rows])
+            fallback[rows] = False
+        return Predictions(clip_to_scale(baseline, self.scale_), fallback)
 
     # -- persistence ------------------------------------------------------------------------------
 
