@@ -4,7 +4,7 @@ The public API, each name imported on first use (so ``import clusterrec`` and th
 line stay fast)::
 
     from clusterrec import read_ratings, filter_users, pairwise_distances, cluster_users
-    from clusterrec import ClusterNeighborRecommender, BiasBaseline, cross_validate
+    from clusterrec import ClusterHybridRecommender, BiasBaseline, cross_validate
 
 The method's stages are the subpackages, in the order the data flow through them:
 :mod:`~clusterrec.data`, :mod:`~clusterrec.distances`, :mod:`~clusterrec.clustering`,
@@ -54,6 +54,7 @@ _WHERE = {
     "BiasBaseline": "clusterrec.models",
     "UserKNN": "clusterrec.models",
     "ClusterNeighborRecommender": "clusterrec.models",
+    "ClusterHybridRecommender": "clusterrec.models",
     # evaluation
     "cross_validate": "clusterrec.evaluation",
     "evaluate_split": "clusterrec.evaluation",

@@ -120,3 +120,21 @@ def test_unknown_parts_and_settings_are_config_errors() -> None:
         quick_model(without=("magic",)).fit(ratings)
     with pytest.raises(ConfigError, match="unknown settings"):
         ClusterHybridRecommender(settings={"n_factorz": 3}).fit(ratings)
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"n_seeds": 0}, {"n_neighbors": 0}, {"epochs": 0}, {"n_factors": "x"},
+     {"user_mode": "bogus"}, {"n_feature_folds": 1}, {"lr": 0.0}],
+)  # fmt: skip
+def test_settings_out_of_range_are_config_errors_not_nan(settings: dict) -> None:
+    ratings = random_ratings(20, 15, 0.4, seed=8)
+    with pytest.raises(ConfigError, match="setting"):
+        ClusterHybridRecommender(n_clusters=2, settings=settings).fit(ratings)
+
+
+def test_without_clusters_ignores_given_labels_neighbours_come_from_everyone() -> None:
+    ratings = random_ratings(30, 20, 0.4, seed=5)
+    labels = np.arange(ratings.n_users) % 2
+    model = quick_model(without=("clusters",)).fit(ratings, labels=labels)
+    assert (model.core_.labels == 0).all()

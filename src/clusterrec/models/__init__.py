@@ -8,6 +8,9 @@ cluster-neighbour network.
   :mod:`~clusterrec.models.neighbors` (k nearest inside clusters),
   :mod:`~clusterrec.models.inputs` (the networks' input rows),
   :mod:`~clusterrec.models.networks` (PyTorch) and :mod:`~clusterrec.models.presets`.
+* :mod:`~clusterrec.models.cluster_hybrid`: :class:`ClusterHybridRecommender`, the default
+  model: the cluster-neighbour network with two-sided implicit factors
+  (:mod:`~clusterrec.models.cluster_hybrid_core`, :mod:`~clusterrec.models.neighbour_features`).
 * :mod:`~clusterrec.models.registry`: the models by name.
 """
 
@@ -20,13 +23,17 @@ from clusterrec.models.registry import MODEL_NAMES, comparison_models
 # The network model needs PyTorch: imported on first use.
 __getattr__, __dir__ = lazy_names(
     __name__,
-    {"ClusterNeighborRecommender": "clusterrec.models.cluster_neighbor"},
+    {
+        "ClusterNeighborRecommender": "clusterrec.models.cluster_neighbor",
+        "ClusterHybridRecommender": "clusterrec.models.cluster_hybrid",
+    },
 )
 
 __all__ = [
     "MODEL_NAMES",
     "PRESETS",
     "BiasBaseline",
+    "ClusterHybridRecommender",
     "ClusterNeighborRecommender",
     "GlobalMean",
     "NetworkConfig",

@@ -120,11 +120,14 @@ class ClusterHybridRecommender(Recommender):
     def _labels(
         self, ratings: Ratings, given: np.ndarray | None, seed: int, parts: Parts
     ) -> np.ndarray:
-        """The users' clusters: given, or Jaccard k-medoids of the training ratings (one
-        cluster when the clusters are switched off)."""
+        """The users' clusters: one when the clusters are switched off (so the neighbours,
+        too, come from all users), else the given ones or Jaccard k-medoids of the training
+        ratings."""
+        if not parts.clusters:
+            return np.zeros(ratings.n_users, dtype=np.int64)
         if given is not None:
             return given
-        if not parts.clusters or self.n_clusters == 1:
+        if self.n_clusters == 1:
             return np.zeros(ratings.n_users, dtype=np.int64)
         from clusterrec.models.cluster_neighbor import jaccard_clusters
 
@@ -149,7 +152,9 @@ class ClusterHybridRecommender(Recommender):
             raise ConfigError(f"n_clusters must be a whole number >= 1, not {self.n_clusters!r}")
         if self.n_clusters < 1:
             raise ConfigError(f"n_clusters must be a whole number >= 1, not {self.n_clusters!r}")
-        return {**_CORE_DEFAULTS, **self.settings}
+        options = {**_CORE_DEFAULTS, **self.settings}
+        _check_core_options(options)
+        return options
 
     # -- prediction -------------------------------------------------------------------------------
 
@@ -192,3 +197,50 @@ def _rated_matrix(ratings: Ratings) -> sp.csr_matrix:
     matrix = ratings.matrix()
     matrix.sort_indices()
     return matrix
+
+
+#: The core's whole-number settings and their smallest accepted value.
+_AT_LEAST = {
+    "n_factors": 1,
+    "n_neighbors": 1,
+    "n_item_neighbors": 1,
+    "epochs": 1,
+    "n_seeds": 1,
+    "batch_size": 1,
+    "hidden": 2,
+    "cluster_dim": 1,
+    "n_feature_folds": 2,
+    "patience": 1,
+    "n_snapshots": 1,
+}
+#: The core's settings that name a choice, and the accepted choices.
+_CHOICES = {"user_mode": ("raters", "fixed"), "predict_with": ("full", "parts")}
+
+
+def _check_core_options(options: dict) -> None:
+    """Each setting of the core has the type and range it needs; else a ConfigError saying
+    which and what is accepted (a wrong value would give NaN or a traceback much later)."""
+    for name, low in _AT_LEAST.items():
+        value = options[name]
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+            raise ConfigError(f"setting {name} must be a whole number >= {low}, not {value!r}")
+    for name, accepted in _CHOICES.items():
+        if options[name] not in accepted:
+            raise ConfigError(
+                f"setting {name} must be one of {', '.join(accepted)}, not {options[name]!r}"
+            )
+    for name in (
+        "lr",
+        "reg_factors",
+        "reg_implicit",
+        "reg_bias",
+        "weight_decay_mlp",
+        "shrink",
+        "mae_weight",
+        "val_fraction",
+    ):
+        value = options[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise ConfigError(f"setting {name} must be a number >= 0, not {value!r}")
+    if options["lr"] <= 0 or not options["val_fraction"] < 1 or options["mae_weight"] > 1:
+        raise ConfigError("settings need lr > 0, val_fraction < 1 and mae_weight <= 1")

@@ -39,7 +39,8 @@ baseline), then ``n_seeds`` networks are refitted on all training ratings for th
 averaged.
 
 Measured on ML-100K (5 folds, one thread): RMSE 0.879, MAE 0.691, fit 20-40 s, predict 20,000
-ratings in ~0.6 s (benchmarks/accuracy.py; docs/model.md).
+ratings in ~0.6 s (measured while it was built; benchmarks/accuracy.py and docs/model.md
+have the figures on identical folds with the peers).
 """
 
 from __future__ import annotations
@@ -288,6 +289,7 @@ class HybridModel:
             shrink=self.shrink,
             user_mode=self.user_mode,
             unit=self.unit,
+            keep_indices=self.predict_with == "parts",
         )
         if self.predict_with == "parts":
             self._indices = indices

@@ -344,10 +344,12 @@ def out_of_fold_features(
     shrink: float,
     user_mode: str,
     unit: float,
+    keep_indices: bool = False,
 ) -> tuple[FloatArray, list[NeighbourIndex]]:
     """Features of every training pair, each from an index built without its part (``part``:
-    0..K-1 per rating, see :func:`feature_parts`); and the K indices (optionally reused at
-    prediction so that unseen pairs see features of the same density)."""
+    0..K-1 per rating, see :func:`feature_parts`); and, with ``keep_indices``, the K indices
+    (reused at prediction so that unseen pairs see features of the same density; otherwise
+    each is dropped as soon as its part is done, so only one is in memory at a time)."""
     feats = None
     indices = []
     for p in range(int(part.max()) + 1):
@@ -367,5 +369,7 @@ def out_of_fold_features(
         if feats is None:
             feats = np.zeros((len(users), f.shape[1]), np.float32)
         feats[mine] = f
-        indices.append(index)
+        if keep_indices:
+            indices.append(index)
+        del index
     return feats, indices

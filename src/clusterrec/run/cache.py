@@ -25,6 +25,7 @@ used. :func:`prune` removes entries oldest-first until the cache fits a size
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -42,6 +43,7 @@ from clusterrec._logging import logger
 from clusterrec.errors import ConfigError
 
 __all__ = [
+    "code_fingerprint",
     "DEFAULT_MAX_SIZE",
     "STAGE_FORMAT",
     "CacheEntry",
@@ -77,10 +79,28 @@ def default_cache_dir() -> Path:
 
 
 def stage_key(name: str, params: Mapping) -> str:
-    """SHA-256 of the stage name, the package and stage-format versions and ``params``."""
-    payload = {"stage": name, "format": STAGE_FORMAT, "version": __version__, "params": params}
+    """SHA-256 of the stage name, the package and stage-format versions, the package's code
+    and ``params``: a changed model or metric never reuses numbers computed by the old code."""
+    payload = {
+        "stage": name,
+        "format": STAGE_FORMAT,
+        "version": __version__,
+        "code": code_fingerprint(),
+        "params": params,
+    }
     text = json_text(payload, compact=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@functools.cache
+def code_fingerprint() -> str:
+    """SHA-256 over the package's Python sources (names and bytes), computed once."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode("utf-8"))
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 class StageCache:
