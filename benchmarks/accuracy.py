@@ -143,7 +143,7 @@ def run_clusterrec(ratings: Ratings, folds: np.ndarray, names: tuple[str, ...]) 
         rows.append(
             {
                 "fold": int(record["fold"]),
-                "model": f"clusterrec {record['model']}",
+                "model": _label(record["model"]),
                 "system": "clusterrec",
                 "rmse": float(record["rmse"]),
                 "mae": float(record["mae"]),
@@ -155,6 +155,11 @@ def run_clusterrec(ratings: Ratings, folds: np.ndarray, names: tuple[str, ...]) 
             }
         )
     return rows
+
+
+def _label(name: str) -> str:
+    """The table's name of a registry model: ``clusterrec`` is the default model."""
+    return "clusterrec (default model)" if name == "clusterrec" else f"clusterrec {name}"
 
 
 # -- peers in their own environments --------------------------------------------------------------
@@ -189,7 +194,7 @@ def run_surprise(table: Path, folds: Path, ratings: Ratings, names: tuple[str, .
     scale = ratings.scale
     script = HERE / "peers" / "surprise_peer.py"
     command = [str(python), str(script), str(table), str(folds), str(scale.low), str(scale.high)]
-    return run_peer("surprise", [*command, ",".join(names)])
+    return run_peer("surprise", [*command, ";".join(names)])
 
 
 def run_myfm(table: Path, folds: Path, ratings: Ratings, names: tuple[str, ...]):
@@ -198,7 +203,7 @@ def run_myfm(table: Path, folds: Path, ratings: Ratings, names: tuple[str, ...])
     step = scale.step or 0.5
     script = HERE / "peers" / "myfm_peer.py"
     command = [str(python), str(script), str(table), str(folds)]
-    command += [str(scale.low), str(scale.high), str(step), ",".join(names)]
+    command += [str(scale.low), str(scale.high), str(step), ";".join(names)]
     return run_peer("myfm", command)
 
 
@@ -274,10 +279,26 @@ def describe_models(names: tuple[str, ...]) -> dict[str, str]:
     """One line per clusterrec model, from the registry's descriptions."""
     from clusterrec.models.registry import MODEL_DESCRIPTIONS
 
-    return {f"clusterrec {n}": MODEL_DESCRIPTIONS.get(n, "") for n in names}
+    return {_label(n): MODEL_DESCRIPTIONS.get(n, "") for n in names}
 
 
-def benchmark(name: str, only: set[str], models: tuple[str, ...]) -> None:
+def earlier_rows(name: str, rows: list[dict]) -> tuple[list[dict], dict]:
+    """The rows (and peer notes) of an earlier run of this data set for the models not run
+    now, so one system can be rerun without the others (``--merge``)."""
+    path = RESULTS / f"accuracy_{name}.json"
+    if not path.exists():
+        return [], {}
+    earlier = json.loads(path.read_text())
+    now = {row["model"] for row in rows}
+    for row in earlier["rows"]:
+        row["model"] = {"clusterrec clusterrec": _label("clusterrec")}.get(
+            row["model"], row["model"]
+        )
+    kept = [row for row in earlier["rows"] if row["model"] not in now]
+    return kept, earlier.get("peers", {})
+
+
+def benchmark(name: str, only: set[str], models: tuple[str, ...], merge: bool = False) -> None:
     started = time.perf_counter()
     ratings, folds, how = load_data(name)
     print(f"{name}: {ratings!r}", flush=True)
@@ -292,6 +313,10 @@ def benchmark(name: str, only: set[str], models: tuple[str, ...]) -> None:
     if "myfm" in only:
         theirs, peers["myFM"] = run_myfm(table, folds_path, ratings, MYFM_MODELS)
         rows += theirs
+    if merge:
+        kept, earlier_peers = earlier_rows(name, rows)
+        rows += kept
+        peers = {**earlier_peers, **peers}
     results = {
         "name": name,
         "data": how.split(",")[0],
@@ -313,13 +338,19 @@ def benchmark(name: str, only: set[str], models: tuple[str, ...]) -> None:
 
 
 def main() -> None:
+    global MYFM_MODELS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default="ml100k,ml-latest-small,seed")
     parser.add_argument("--only", default="clusterrec,surprise,myfm")
     parser.add_argument("--models", default=",".join(CLUSTERREC_MODELS))
+    parser.add_argument("--myfm-models", default=";".join(MYFM_MODELS), help="separated by ;")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep an earlier run's rows of the models not run now"
+    )
     args = parser.parse_args()
+    MYFM_MODELS = tuple(args.myfm_models.split(";"))
     for name in args.data.split(","):
-        benchmark(name, set(args.only.split(",")), tuple(args.models.split(",")))
+        benchmark(name, set(args.only.split(",")), tuple(args.models.split(",")), args.merge)
 
 
 if __name__ == "__main__":

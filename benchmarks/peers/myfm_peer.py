@@ -1,7 +1,7 @@
 """myFM (Bayesian factorization machines, Gibbs sampling) on folds given in a file.
 
     benchmarks/data/venv-myfm/bin/python benchmarks/peers/myfm_peer.py \
-        RATINGS_TSV FOLDS_NPY LOW HIGH STEP [MODELS]
+        RATINGS_TSV FOLDS_NPY LOW HIGH STEP [MODELS; separated by semicolons]
 
 Started by ``benchmarks/accuracy.py``, which owns the data and the folds; this script does not
 import clusterrec (it runs in its own environment, ``pip install myfm``). ``RATINGS_TSV`` has
@@ -113,7 +113,7 @@ def fit_predict(
 def main() -> None:
     path, folds_path = sys.argv[1], sys.argv[2]
     scale = (float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))
-    only = set(sys.argv[6].split(",")) if len(sys.argv) > 6 else set(MODELS)
+    only = set(sys.argv[6].split(";")) if len(sys.argv) > 6 else set(MODELS)
     table = np.loadtxt(path, delimiter="\t", dtype=np.float64, ndmin=2)
     data = {
         "users": table[:, 0].astype(np.int64),

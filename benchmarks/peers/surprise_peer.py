@@ -1,7 +1,7 @@
 """scikit-surprise on folds given in a file. Runs in its own environment.
 
     benchmarks/data/venv-surprise/bin/python benchmarks/peers/surprise_peer.py \
-        RATINGS_TSV FOLDS_NPY LOW HIGH [ALGORITHMS]
+        RATINGS_TSV FOLDS_NPY LOW HIGH [ALGORITHMS; separated by semicolons]
 
 Started by ``benchmarks/accuracy.py``, which owns the data and the folds; this script does not
 import clusterrec (it is not installed in Surprise's environment). ``RATINGS_TSV`` has one
@@ -70,7 +70,7 @@ ALGORITHMS = {
 def main() -> None:
     path, folds_path = sys.argv[1], sys.argv[2]
     low, high = float(sys.argv[3]), float(sys.argv[4])
-    only = set(sys.argv[5].split(",")) if len(sys.argv) > 5 else None
+    only = set(sys.argv[5].split(";")) if len(sys.argv) > 5 else None
     frame = pd.read_csv(
         path, sep="\t", header=None, names=["user", "item", "rating"],
         dtype={"user": str, "item": str, "rating": float},
