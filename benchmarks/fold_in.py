@@ -22,27 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-SHARED = ROOT.parent / "shared" / "datasets"
-
-
-def ml100k() -> Path:
-    folder = os.environ.get("CLUSTERREC_ML100K")
-    if not folder:
-        out = subprocess.run(
-            [str(SHARED / "fetch-ml100k")], capture_output=True, text=True, check=True
-        )
-        folder = out.stdout.strip().splitlines()[-1]
-    return Path(folder) / "u.data"
+from benchmark_data import RESULTS, ml100k
 
 
 def scores(truth: np.ndarray, predicted: np.ndarray, fallback: np.ndarray) -> dict:

@@ -19,24 +19,9 @@ Writes ``benchmarks/results/notebook_leaky.md`` and ``.json``.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
-SHARED = ROOT.parent / "shared" / "datasets"
-
-
-def ml100k() -> Path:
-    folder = os.environ.get("CLUSTERREC_ML100K")
-    if not folder:
-        out = subprocess.run(
-            [str(SHARED / "fetch-ml100k")], capture_output=True, text=True, check=True
-        )
-        folder = out.stdout.strip().splitlines()[-1]
-    return Path(folder) / "u.data"
+from benchmark_data import RESULTS, ml100k
 
 
 def main() -> None:
