@@ -1,6 +1,7 @@
 # Benchmarks (not run in CI). Each writes benchmarks/results/<name>.md and .json and prints its
 # table; run them one at a time on a quiet machine. `make bench` runs the three side-by-side
-# benchmarks in turn (about 17 minutes on this project's 2-core machine: 4.6, 2.0, 9.5).
+# benchmarks in turn (over an hour on this project's 2-core machine, most of it the accuracy
+# comparison: 41 min for ML-100K alone).
 
 PYTHON ?= .venv/bin/python
 
@@ -9,11 +10,12 @@ PYTHON ?= .venv/bin/python
 
 bench: bench-accuracy bench-speed bench-scaling
 
-# clusterrec next to scikit-surprise and myFM on MovieLens-100K, MovieLens latest-small and
-# the generated seed-size data, the same 5 folds for every system; creates
+# clusterrec next to scikit-surprise and myFM on MovieLens-100K and MovieLens latest-small
+# (benchmarks/accuracy.py --data seed adds the generated seed-size data), the same 5 folds for
+# every system; creates
 # benchmarks/data/venv-surprise and venv-myfm (pip install) on first use.
 bench-accuracy:
-	$(PYTHON) benchmarks/accuracy.py
+	$(PYTHON) benchmarks/accuracy.py --data ml100k,ml-latest-small
 
 # Each stage of the method against the notebook's approach, seed-size generated data.
 bench-speed:
