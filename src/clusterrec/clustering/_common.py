@@ -3,6 +3,7 @@ the distances engine."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -35,6 +36,9 @@ SUGGESTION_RULE = "largest silhouette (ties: the smaller L)"
 DEFAULT_N_INIT = 4
 DEFAULT_MAX_ITER = 100
 DEFAULT_TOL = 1e-3
+#: Users above which masked k-means runs its restarts on a seeded sample of this many users and
+#: refines only the best on all users (see :mod:`clusterrec.clustering.kmeans`).
+DEFAULT_KMEANS_SAMPLE_SIZE = 5_000
 #: k-means stops when the number of users moving has not reached a new low in this many steps.
 _PATIENCE = 5
 #: Users k-medoids is run on (and silhouettes computed on) when n x n exceeds the budget.
@@ -84,6 +88,16 @@ class _UserRows:
     @property
     def n_users(self) -> int:
         return self.values.shape[0]
+
+    @functools.cached_property
+    def by_user(self) -> sp.csr_matrix:
+        """n x nnz 0/1: ``by_user @ x`` sums a per-rating ``x`` over each user's ratings, in
+        order (as ``bincount(entry_user, x)``)."""
+        nnz = self.values.nnz
+        return sp.csr_matrix(
+            (np.ones(nnz), np.arange(nnz), self.values.indptr),
+            shape=(self.n_users, nnz),
+        )
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import numpy as np
 
 from clusterrec.clustering._common import (
     ALGORITHMS,
+    DEFAULT_KMEANS_SAMPLE_SIZE,
     DEFAULT_N_INIT,
     DEFAULT_SAMPLE_SIZE,
     KMEANS_METRICS,
@@ -73,6 +74,7 @@ def cluster_users(
     shrinkage: float = DEFAULT_SHRINKAGE,
     memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
+    kmeans_sample_size: int | None = DEFAULT_KMEANS_SAMPLE_SIZE,
 ) -> Clustering:
     """Cluster the users of ``R`` with ``algorithm`` (default: :func:`default_algorithm`).
 
@@ -81,12 +83,19 @@ def cluster_users(
     ``memory_budget``. Beyond it (or given a sample) k-medoids takes the sampled path and
     average linkage is refused. ``shrinkage`` applies to user-user and user-medoid distances
     (as in :func:`clusterrec.distances.pairwise_distances`); k-means never shrinks
-    user-centroid distances.
+    user-centroid distances. ``kmeans_sample_size``: k-means' ``sample_size`` (its restarts
+    on a sample above that many users; None: on all users; see :func:`masked_kmeans`).
     """
     algorithm = resolve_algorithm(metric, algorithm)
     if algorithm == "kmeans":
         return masked_kmeans(
-            R, n_clusters, metric, n_init=n_init, min_overlap=min_overlap, seed=seed
+            R,
+            n_clusters,
+            metric,
+            n_init=n_init,
+            min_overlap=min_overlap,
+            sample_size=kmeans_sample_size,
+            seed=seed,
         )
     n_users = _as_csr(R).shape[0]
     fits = memory_budget is None or dense_bytes(n_users) <= memory_budget

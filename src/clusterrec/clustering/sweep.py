@@ -17,6 +17,7 @@ import numpy as np
 
 from clusterrec._progress import ProgressArg, Steps
 from clusterrec.clustering._common import (
+    DEFAULT_KMEANS_SAMPLE_SIZE,
     DEFAULT_N_INIT,
     DEFAULT_SAMPLE_SIZE,
     SUGGESTION_RULE,
@@ -36,6 +37,8 @@ from clusterrec.distances.pairwise import largest_distance, pairwise_distances
 from clusterrec.errors import ConfigError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from clusterrec.distances.engine import RatingsLike
 
 __all__ = [
@@ -87,6 +90,46 @@ class Sweep:
 
     def point(self, n_clusters: int) -> SweepPoint:
         return next(p for p in self.points if p.n_clusters == n_clusters)
+
+    def summary(self) -> dict:
+        """The sweep as plain values, in the layout of the run's ``sweep.json`` (what
+        :func:`clusterrec.report.wording.metric_discussion` reads)."""
+        return {
+            "metric": self.metric,
+            "algorithm": self.algorithm,
+            "suggested": self.suggested,
+            "rule": self.rule,
+            "silhouette_users": None if self.users is None else len(self.users),
+            "points": [
+                {
+                    "L": p.n_clusters,
+                    "objective": float(p.clustering.objective),
+                    "silhouette": p.silhouette,
+                    "sizes": [int(s) for s in p.clustering.sizes],
+                    "n_iter": int(p.clustering.n_iter),
+                    "converged": bool(p.clustering.converged),
+                    "uncovered_users": int(p.clustering.n_uncovered),
+                    "seconds": float(p.seconds),
+                }
+                for p in self.points
+            ],
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per L: objective, silhouette (NaN when undefined), cluster sizes,
+        iterations, convergence, users without a shared movie, seconds."""
+        import pandas as pd
+
+        frame = pd.DataFrame(self.summary()["points"])
+        frame["silhouette"] = frame["silhouette"].astype("float64")
+        frame["sizes"] = frame["sizes"].map(tuple)
+        return frame.set_index("L")
+
+    def _repr_html_(self) -> str:
+        from clusterrec._html import frame_html
+
+        caption = f"{self.metric} ({self.algorithm}); suggested L = {self.suggested} ({self.rule})"
+        return frame_html(self.to_frame(), caption)
 
 
 def silhouette(D: np.ndarray, labels: np.ndarray) -> float | None:
@@ -140,6 +183,7 @@ def sweep_n_clusters(
     memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
     sample_size: int = DEFAULT_SAMPLE_SIZE,
     distances: tuple[np.ndarray, np.ndarray | None] | None = None,
+    kmeans_sample_size: int | None = DEFAULT_KMEANS_SAMPLE_SIZE,
     progress: ProgressArg = False,
 ) -> Sweep:
     """Cluster for each L and record objective (elbow), silhouette and sizes.
@@ -147,7 +191,9 @@ def sweep_n_clusters(
     Each L gets its own generator from ``(seed, L)``, so a clustering does not depend on the
     range swept. Silhouettes use the metric's distance matrix (over a sample of users beyond
     the memory budget); ``distances`` = ``(D, users)`` from :func:`sweep_distances` reuses one
-    (computed with the same ``min_overlap`` and ``shrinkage``).
+    (computed with the same ``min_overlap`` and ``shrinkage``). k-means runs its restarts on
+    a sample of ``kmeans_sample_size`` users when there are more (None: on all users; see
+    :func:`~clusterrec.clustering.masked_kmeans`).
     ``progress``: False, True (a bar) or a callable told ``"metric L=..."`` before each L (see
     :mod:`clusterrec._progress`).
     """
@@ -182,6 +228,7 @@ def sweep_n_clusters(
             shrinkage=shrinkage,
             memory_budget=memory_budget,
             sample_size=sample_size,
+            kmeans_sample_size=kmeans_sample_size,
         )
         labels = clustering.labels if users is None else clustering.labels[users]
         score = silhouette(D, labels)
