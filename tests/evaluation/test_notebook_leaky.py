@@ -33,7 +33,22 @@ def test_notebook_leaky_is_never_a_default() -> None:
     from clusterrec.run.config import RunConfig
 
     assert "notebook-leaky" not in SPLIT_PROTOCOLS
-    assert "leaky" not in json.dumps(RunConfig().as_dict())
+    config = RunConfig().as_dict()
+    # The run's one mention of it: the LEAKY figure shown beside the honest one, never as it.
+    assert config["model"].pop("leaky_comparison") is True
+    assert "leaky" not in json.dumps(config)
+
+
+def test_given_labels_are_the_clusters_used(ratings) -> None:
+    import numpy as np
+
+    labels = np.arange(ratings.n_users) % 3
+    result = notebook_leaky(ratings, 3, n_neighbors=3, labels=labels, epochs=2, seed=0)
+    counts = np.bincount(labels, minlength=3)
+    assert list(result.clusters["users"]) == list(counts)
+    assert "(2 epochs)" in result.protocol
+    with pytest.raises(Exception, match="one cluster per user"):
+        notebook_leaky(ratings, 3, labels=labels[:-1])
 
 
 def test_cli_flags_notebook_leaky(ratings, tmp_path, capsys) -> None:

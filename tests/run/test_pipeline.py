@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from html import unescape
 from pathlib import Path
 
 import numpy as np
@@ -331,6 +332,24 @@ def test_the_networks_are_trained_on_the_report_s_jaccard_clusters(first: RunRes
     np.testing.assert_array_equal(model.labels_, shown.loc[list(model.user_index_)].to_numpy())
     neighbours = pd.read_csv(first.out / "results" / "neighbours_per_cluster.csv")
     assert neighbours["users"].tolist() == np.bincount(shown, minlength=2).tolist()
+
+
+def test_the_report_shows_the_notebook_s_leaky_figure_beside_the_honest_one(
+    first: RunResult,
+) -> None:
+    """Same clusters as the honest networks, flagged LEAKY, and far below the honest error
+    (the rating to predict is one of the inputs)."""
+    leaky = pd.read_csv(first.out / "results" / "notebook_leaky_LEAKY.csv")
+    honest = pd.read_csv(first.out / "results" / "users_protocol.csv")
+    per_cluster = honest[honest["cluster"].astype(str) != "all"]
+    assert leaky["users"].tolist() == per_cluster["users"].tolist()
+    assert leaky["protocol"].str.startswith("notebook-leaky (LEAKY").all()
+    leaky_mae = np.average(leaky["test_mae"], weights=leaky["test_ratings"])
+    honest_mae = float(honest.loc[honest["cluster"].astype(str) == "all", "test_mae"].iloc[0])
+    assert leaky_mae < 0.5 * honest_mae
+    html = unescape((first.out / "report.html").read_text())
+    assert "The original notebook's evaluation (LEAKY) beside the honest one" in html
+    assert f"{honest_mae:.3f}" in html
 
 
 def test_networks_l_outside_the_sweep_is_clustered_by_the_jaccard_stage(

@@ -28,6 +28,8 @@ from clusterrec.report.wording import (
     data_discussion,
     jaccard_discussion,
     kfold_discussion,
+    leaky_discussion,
+    leaky_rows,
     metric_discussion,
     networks_discussion,
     recommendation_discussion,
@@ -413,12 +415,31 @@ def _networks_section(inputs: ReportInputs) -> str:
             _caption_table("Neighbours inside each cluster (Jaccard distances)", neighbours),
             _caption_table("Training and test error per cluster (the assignment's table)", table),
             _paragraphs(networks_discussion(networks)),
+            _leaky_block(networks),
             _figure(inputs, "mae_per_cluster", "MAE of training and test users per cluster."),
             _figure(
                 inputs,
                 "learning_curves",
                 "Learning curves of the per-cluster networks (mean squared error per epoch).",
             ),
+        ]
+    )
+
+
+def _leaky_block(networks: NetworksResult) -> str:
+    """The notebook's leaky figure beside the honest one (nothing when not computed)."""
+    rows = leaky_rows(networks)
+    if rows.empty:
+        return ""
+    return "\n".join(
+        [
+            _caption_table(
+                "The original notebook's evaluation (LEAKY) beside the honest one: same data, "
+                "clusters and k",
+                rows,
+            ),
+            _paragraph(f"Protocol of the first row: {networks.leaky['protocol']}."),
+            _paragraphs(leaky_discussion(networks)),
         ]
     )
 

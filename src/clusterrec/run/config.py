@@ -247,6 +247,13 @@ class ModelConfig:
         default="default", metadata=_doc("network preset: " + " | ".join(PRESET_NAMES))
     )
     test_share: float = field(default=0.2, metadata=_doc("share of each cluster's users held out"))
+    leaky_comparison: bool = field(
+        default=True,
+        metadata=_doc(
+            "also run the original notebook's leaky evaluation (notebook-leaky) on the same "
+            "clusters, shown beside the honest figure (one more training per cluster)"
+        ),
+    )
 
     def __post_init__(self) -> None:
         _at_least(self.n_clusters, 1, "model", "n_clusters")

@@ -124,6 +124,9 @@ def export_results(outputs: RunOutputs, folder: Path) -> None:
     write_csv(folder / "users_protocol.csv", networks.table)
     write_csv(folder / "learning_curves.csv", networks.curves)
     write_csv(folder / "neighbours_per_cluster.csv", networks.neighbours)
+    if networks.leaky:  # LEAKY in its name, its protocol column and every row
+        leaky = pd.DataFrame(networks.leaky["clusters"]).assign(protocol=networks.leaky["protocol"])
+        write_csv(folder / "notebook_leaky_LEAKY.csv", leaky)
     write_csv(folder / "kfold_folds.csv", outputs.kfold.folds)
     write_csv(folder / "kfold_summary.csv", outputs.kfold.summary)
     recs = with_titles(outputs.recommendations.recommendations, outputs.titles)

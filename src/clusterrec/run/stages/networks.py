@@ -48,6 +48,7 @@ class NetworksResult:
     curves: pd.DataFrame
     neighbours: pd.DataFrame
     labels: np.ndarray
+    leaky: dict | None = None
     model_folder: Path | None = field(default=None, compare=False)
     fitted: object = field(default=None, compare=False, repr=False)
 
@@ -67,6 +68,7 @@ class NetworksResult:
             "overall": self.overall,
             "network": self.network.as_dict(),
             "clusters": [c.as_dict() for c in self.clusters],
+            "notebook_leaky": self.leaky,
         }
         write_json(folder / "networks.json", meta)
         return folder
@@ -86,6 +88,7 @@ class NetworksResult:
             curves=pd.read_csv(folder / "learning_curves.csv"),
             neighbours=pd.read_csv(folder / "neighbours.csv"),
             labels=read_npz(folder / "labels.npz")["labels"],
+            leaky=meta.get("notebook_leaky"),
             model_folder=folder / "model",
         )
 
@@ -115,6 +118,7 @@ def networks_params(data_key: str, clustering_key: str, config: RunConfig) -> di
         "clustering": clustering_key,
         "model": model_params(config),
         "test_share": config.model.test_share,
+        "leaky_comparison": config.model.leaky_comparison,
     }
 
 
@@ -146,6 +150,9 @@ def compute_networks(
         [result.clusters, pd.DataFrame([{"cluster": "all", **result.overall}])], ignore_index=True
     )
     clusters = tuple(model.summaries_)
+    leaky = (
+        _leaky_comparison(ratings, labels, model, config) if config.model.leaky_comparison else None
+    )
     return NetworksResult(
         protocol=result.protocol,
         overall=result.overall,
@@ -155,8 +162,28 @@ def compute_networks(
         curves=learning_curves(model),
         neighbours=neighbour_summary(model),
         labels=np.asarray(model.labels_),
+        leaky=leaky,
         fitted=model,
     )
+
+
+def _leaky_comparison(
+    ratings: Ratings, labels: np.ndarray, model: object, config: RunConfig
+) -> dict:
+    """The original notebook's evaluation (LEAKY) with the same clusters, k, layers and number
+    of epochs as the honest networks, so that the two figures differ by the protocol."""
+    from clusterrec.evaluation.notebook_leaky import notebook_leaky
+
+    result = notebook_leaky(
+        ratings,
+        config.model.n_clusters,
+        n_neighbors=model.config_.n_neighbors,
+        preset=config.model.preset,
+        labels=labels,
+        epochs=max((c.epochs for c in model.summaries_), default=None) or None,
+        seed=config.seed,
+    )
+    return result.as_dict()
 
 
 def learning_curves(model: object) -> pd.DataFrame:
