@@ -1,0 +1,181 @@
+"""The inverted-index Jaccard top-k (``method="inverted"``) against the blocked search and the
+naive loops: identical indices and distances, the same padding, ties and budget rules."""
+
+from __future__ import annotations
+
+import naive
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from clusterrec.distances import inverted, neighbors
+from clusterrec.distances.neighbors import nearest_neighbors
+from clusterrec.errors import ConfigError, MemoryBudgetError
+
+
+def csr(rows: list[list[float]]) -> sp.csr_matrix:
+    return sp.csr_matrix(np.array(rows, dtype=np.float64))
+
+
+def sparse_patterns(max_users: int = 14, max_items: int = 8):
+    """Small rating matrices, sparse enough that many users share nothing (and some have no
+    rating at all), so that padding and the undefined value are exercised."""
+    shapes = st.tuples(st.integers(1, max_users), st.integers(1, max_items))
+    cell = st.sampled_from([0.0, 0.0, 0.0, 1.0, 3.0, 5.0])
+    return shapes.flatmap(lambda s: arrays(np.float64, s, elements=cell)).map(sp.csr_matrix)
+
+
+def same(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
+    return np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    data=st.data(),
+    R=sparse_patterns(),
+    k=st.integers(1, 16),
+    with_groups=st.booleans(),
+    with_candidates=st.booleans(),
+    undefined=st.sampled_from(["max", 0.0, 0.5, 1.0, 4.0]),
+    budget_rows=st.one_of(st.none(), st.integers(1, 3)),
+)
+def test_inverted_equals_blocked_and_naive(
+    data, R, k, with_groups, with_candidates, undefined, budget_rows
+):
+    n = R.shape[0]
+    groups = candidates = None
+    if with_groups:
+        groups = np.array(data.draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)))
+    if with_candidates:
+        candidates = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    budget = None
+    if budget_rows is not None:  # a budget of a few rows of keys: many kernel calls
+        fixed = inverted.inverted_bytes(n, R.nnz, R.shape[1], 1)
+        budget = fixed + budget_rows * k * inverted._BYTES_PER_SLOT
+    options = {"groups": groups, "candidates": candidates, "undefined": undefined}
+    got = nearest_neighbors(R, "jaccard", k, **options, method="inverted", memory_budget=budget)
+    blocked = nearest_neighbors(R, "jaccard", k, **options, method="blocked")
+    fallback = None if undefined == "max" else undefined
+    dense = naive.pairwise_distances(R, "jaccard", undefined=fallback)
+    reference = naive.nearest_neighbors(dense.astype(np.float32), k, groups, candidates)
+    assert got[0].dtype == np.int64 and got[1].dtype == np.float32
+    assert same(got, blocked)
+    assert same(got, reference)
+
+
+def test_padding_hand_computed():
+    # user 0 shares movie 0 with user 2 only; user 1 shares nothing; user 3 has no rating
+    R = csr([[1, 0, 0], [0, 1, 0], [2, 0, 4], [0, 0, 0]])
+    indices, distances = nearest_neighbors(R, "jaccard", 4, method="inverted")
+    # 0: user 2 at 1 - 1/2, then the smallest other indices at 1, then one empty slot
+    assert indices[0].tolist() == [2, 1, 3, -1]
+    assert distances[0].tolist() == [0.5, 1.0, 1.0, np.inf]
+    assert indices[1].tolist() == [0, 2, 3, -1]
+    assert distances[1].tolist() == [1.0, 1.0, 1.0, np.inf]
+    assert indices[3].tolist() == [0, 1, 2, -1]
+    assert same((indices, distances), nearest_neighbors(R, "jaccard", 4, method="blocked"))
+
+
+def test_users_without_ratings_get_the_undefined_value_between_them():
+    R = csr([[0, 0], [1, 0], [0, 0], [0, 0], [1, 1]])
+    for undefined, first in ((0.25, [2, 3, 1]), (3.0, [1, 4, 2])):
+        indices, distances = nearest_neighbors(
+            R, "jaccard", 3, undefined=undefined, method="inverted"
+        )
+        assert indices[0].tolist() == first
+        assert same(
+            (indices, distances),
+            nearest_neighbors(R, "jaccard", 3, undefined=undefined, method="blocked"),
+        )
+
+
+def test_ties_go_to_the_smaller_index_and_self_is_never_a_neighbour():
+    R = csr([[1, 1], [1, 1], [1, 1], [1, 1], [1, 0]])
+    indices, distances = nearest_neighbors(R, "jaccard", 2, method="inverted")
+    assert indices[:4].tolist() == [[1, 2], [0, 2], [0, 1], [0, 1]]
+    assert distances[:4].tolist() == [[0.0, 0.0]] * 4
+    assert indices[4].tolist() == [0, 1] and distances[4].tolist() == [0.5, 0.5]
+
+
+def test_a_user_with_more_than_65535_ratings_uses_wide_counters():
+    many = 70_000
+    R = sp.csr_matrix(
+        (
+            np.ones(2 * many + 1),
+            np.r_[np.arange(many), np.arange(many // 2, many + many // 2), 0],
+            np.array([0, many, 2 * many, 2 * many + 1]),
+        ),
+        shape=(3, 2 * many),
+    )
+    got = nearest_neighbors(R, "jaccard", 2, method="inverted")
+    assert same(got, nearest_neighbors(R, "jaccard", 2, method="blocked"))
+    assert got[1][0, 0] == np.float32(1 - (many // 2) / (many + many // 2))
+
+
+def _random_users(n: int, m: int, per_user: int, seed: int) -> sp.csr_matrix:
+    rng = np.random.default_rng(seed)
+    popularity = 1.0 / np.arange(1, m + 1)
+    popularity /= popularity.sum()
+    rows = np.repeat(np.arange(n), per_user)
+    cols = rng.choice(m, size=n * per_user, p=popularity)
+    R = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, m))
+    R.data[:] = 1.0
+    return R
+
+
+def test_auto_takes_the_inverted_index_for_jaccard_on_many_users(monkeypatch):
+    R = _random_users(5000, 3000, 3, seed=0)
+    calls = []
+    real = inverted.jaccard_top_k_keys
+    monkeypatch.setattr(
+        inverted, "jaccard_top_k_keys", lambda *a, **kw: calls.append(1) or real(*a, **kw)
+    )
+    auto = nearest_neighbors(R, "jaccard", 5)
+    assert calls, "auto did not take the inverted index"
+    groups = np.arange(5000) % 3
+    assert same(auto, nearest_neighbors(R, "jaccard", 5, method="blocked"))
+    assert same(
+        nearest_neighbors(R, "jaccard", 5, groups),
+        nearest_neighbors(R, "jaccard", 5, groups, method="blocked"),
+    )
+    calls.clear()
+    nearest_neighbors(R[:100], "jaccard", 5)  # few users: the blocks
+    nearest_neighbors(R, "cosine", 2)  # not Jaccard: the blocks
+    assert not calls
+
+
+def test_memory_budget_sets_the_blocks_and_refuses_what_cannot_fit():
+    R = _random_users(600, 200, 4, seed=1)
+    reference = nearest_neighbors(R, "jaccard", 6, method="blocked")
+    fixed = inverted.inverted_bytes(600, R.nnz, 200, 1)
+    small = fixed + 7 * 6 * inverted._BYTES_PER_SLOT  # 7 query rows per kernel call
+    assert same(
+        nearest_neighbors(R, "jaccard", 6, method="inverted", memory_budget=small), reference
+    )
+    with pytest.raises(MemoryBudgetError, match="memory_budget"):
+        nearest_neighbors(R, "jaccard", 6, method="inverted", memory_budget=fixed // 2)
+    # the blocked search takes its block size from the budget too
+    row = 8 * neighbors._ARRAYS_PER_BLOCK * 600
+    assert same(
+        nearest_neighbors(R, "jaccard", 6, method="blocked", memory_budget=5 * row), reference
+    )
+    with pytest.raises(MemoryBudgetError, match="memory_budget"):
+        nearest_neighbors(R, "cosine", 6, memory_budget=row - 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "fast"}, "method='fast' is not known"),
+        ({"method": "inverted", "metric": "cosine"}, "Jaccard only"),
+        ({"memory_budget": 0}, "memory_budget"),
+        ({"memory_budget": 2.5}, "memory_budget"),
+    ],
+)
+def test_bad_method_or_budget_raise_config_error(kwargs, message):
+    metric = kwargs.pop("metric", "jaccard")
+    with pytest.raises(ConfigError, match=message):
+        nearest_neighbors(csr([[1, 0], [1, 1]]), metric, 1, **kwargs)
