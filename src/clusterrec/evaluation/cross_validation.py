@@ -119,6 +119,12 @@ class CrossValidationResult:
         frame.index.name = "model"
         return frame
 
+    def _repr_html_(self) -> str:
+        """The summary table under its protocol sentence (how Jupyter shows the result)."""
+        from clusterrec._html import frame_html
+
+        return frame_html(self.to_frame(), f"Protocol: {self.protocol}")
+
     @property
     def protocol(self) -> str:
         """One sentence naming how the numbers were obtained."""

@@ -44,6 +44,20 @@ class UserSplitResult:
             "overall": self.overall,
         }
 
+    def to_frame(self) -> pd.DataFrame:
+        """A row per cluster and a last row ``"all"`` (the overall figures), indexed by
+        cluster: users, training and test users and ratings, MAE, RMSE, test fallback share."""
+        rows = [*self.clusters.to_dict(orient="records"), {"cluster": "all", **self.overall}]
+        frame = pd.DataFrame(rows, columns=["cluster", *self.overall])
+        frame["cluster"] = frame["cluster"].astype(str)
+        return frame.set_index("cluster")
+
+    def _repr_html_(self) -> str:
+        """The per-cluster table under its protocol sentence (how Jupyter shows the result)."""
+        from clusterrec._html import frame_html
+
+        return frame_html(self.to_frame(), f"Protocol: {self.protocol}.")
+
     def to_markdown(self) -> str:
         header = (
             "| cluster | users | train users | test users | train ratings | test ratings "

@@ -3,9 +3,14 @@ run's networks stage, the report) can be read without importing it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-__all__ = ["ClusterSummary"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ClusterSummaries", "ClusterSummary"]
 
 
 @dataclass(frozen=True)
@@ -39,3 +44,52 @@ class ClusterSummary:
             "validation_loss": tuple(values.get("validation_loss", ())),
         }
         return cls(**{**values, **curves})
+
+
+#: The columns of :meth:`ClusterSummaries.to_frame`, in order (the curves become their ends).
+SUMMARY_COLUMNS = (
+    "cluster",
+    "users",
+    "training_users",
+    "rows",
+    "rows_without_evidence",
+    "epochs",
+    "best_epoch",
+    "seconds",
+    "final_train_loss",
+    "best_validation_loss",
+)
+
+
+class ClusterSummaries(tuple):
+    """What training did in every cluster, as one table: ``ClusterSummaries(model.summaries_)``.
+
+    A tuple of :class:`ClusterSummary` (so it iterates, indexes and compares as one) that
+    shows itself as a table in Jupyter.
+    """
+
+    def __new__(cls, summaries: Iterable[ClusterSummary] = ()) -> ClusterSummaries:
+        return super().__new__(cls, summaries)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per cluster, indexed by cluster: the counts of :class:`ClusterSummary`,
+        ``final_train_loss`` (the last epoch's training loss) and ``best_validation_loss``
+        (the kept epoch's validation loss; NaN without validation users)."""
+        import pandas as pd
+
+        rows = []
+        for summary in self:
+            values = summary.as_dict()
+            train, valid = values.pop("train_loss"), values.pop("validation_loss")
+            kept = summary.best_epoch
+            values["final_train_loss"] = float(train[-1]) if train else float("nan")
+            values["best_validation_loss"] = (
+                float(valid[kept]) if 0 <= kept < len(valid) else float("nan")
+            )
+            rows.append(values)
+        return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS)).set_index("cluster")
+
+    def _repr_html_(self) -> str:
+        from clusterrec._html import frame_html
+
+        return frame_html(self.to_frame(), "Training of each cluster's network")

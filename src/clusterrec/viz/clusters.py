@@ -22,6 +22,7 @@ __all__ = [
     "choose_n_clusters_figure",
     "cluster_embedding_figure",
     "pick_panels",
+    "sweep_embedding_figure",
 ]
 
 _OBJECTIVE_COLOR = "#3b6ea8"
@@ -112,6 +113,32 @@ def cluster_embedding_figure(
             axes.set_title(f"{metric}, L = {L}", fontsize="medium")
     figure.suptitle(f"Users in 2-D ({method} of each metric's distances), coloured by cluster")
     return figure
+
+
+def sweep_embedding_figure(
+    sweeps: Sequence[Sweep],
+    panels: int = 4,
+    *,
+    max_users: int = 2_000,
+    seed: int = 0,
+) -> Figure:
+    """The users in 2-D of each sweep in memory (classical MDS of its distance matrix, over at
+    most ``max_users`` seeded users), coloured by cluster for up to ``panels`` of its L (the
+    suggested L always among them): the run's cluster pictures, without a run."""
+    from threadpoolctl import threadpool_limits
+
+    from clusterrec.clustering.embedding import embed_sweep
+
+    coordinates, labels, shares = {}, {}, {}
+    for sweep in sweeps:
+        # one BLAS thread, as the run's clustering stage: as fast, and far faster when busy
+        with threadpool_limits(limits=1, user_api="blas"):
+            users, points, axis_shares = embed_sweep(sweep, max_users=max_users, seed=seed)
+        shown = pick_panels([p.n_clusters for p in sweep.points], sweep.suggested, panels)
+        coordinates[sweep.metric] = points
+        labels[sweep.metric] = {L: sweep.point(L).clustering.labels[users] for L in shown}
+        shares[sweep.metric] = axis_shares
+    return cluster_embedding_figure(coordinates, labels, axis_shares=shares)
 
 
 def _draw_embedding(
