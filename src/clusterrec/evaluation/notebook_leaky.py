@@ -4,8 +4,9 @@ Protocol ``notebook-leaky`` (never a default; every output it makes says LEAKY):
 clustered by Jaccard distance; each user's k "nearest neighbours" inside the cluster include
 the user themself (at distance 0, so first), as the notebook's neighbour search did; one row per
 rating R_u(i) holds the neighbours' ratings of i, the first of which is R_u(i) itself; the rows
-of each cluster are split at random (80/20, seeded) and one network per cluster, with the
-notebook's preset, is trained on the 80 % and tested on the 20 %. The test rows' target is an
+of each cluster are split at random (80/20, seeded) and one network per cluster (by default
+the notebook's preset; with another preset, its layers and training on the same raw-rating
+rows) is trained on the 80 % and tested on the 20 %. The test rows' target is an
 input of the network, so the test error measures copying, not prediction.
 
 :func:`notebook_leaky` returns per-cluster train and test MAE/RMSE; with ``include_self=False``
@@ -15,7 +16,7 @@ so a user's other ratings train the network that is tested on them, but no copyi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,8 @@ PROTOCOL_NOTEBOOK_LEAKY = (
     "notebook-leaky (LEAKY, the original notebook's evaluation, not an estimate of accuracy): "
     "Jaccard clusters (L = {n_clusters}); each user's {k} neighbours inside the cluster "
     "{self_text}; the rows (one per rating) of each cluster split at random {train:.0%}/"
-    "{test:.0%} (seed {seed}); one network per cluster (preset {preset})"
+    "{test:.0%} (seed {seed}); one network per cluster on the neighbours' raw ratings, with "
+    "preset {preset}'s layers and training ({epochs} epochs)"
 )
 
 
@@ -91,11 +93,17 @@ def notebook_leaky(
     test_share: float = 0.2,
     preset: str = "notebook",
     include_self: bool = True,
+    labels: np.ndarray | None = None,
+    epochs: int | None = None,
     seed: int = 0,
 ) -> LeakyResult:
     """The notebook's evaluation (see the module docstring): LEAKY when ``include_self``.
 
     ``n_neighbors``: k, the user included (default: the preset's, 6 for the notebook's).
+    ``labels``: the users' clusters (one label per user, ``0..n_clusters-1``), so that the
+    comparison with an honest protocol runs on the same clusters; None clusters the users
+    here by Jaccard distance (k-medoids, ``seed``). ``epochs``: instead of the preset's (the
+    run passes the epochs its honest networks trained, so both train alike).
     """
     from clusterrec.clustering.entry import cluster_users
     from clusterrec.models.inputs import RatingLookup, rated_pairs
@@ -106,9 +114,13 @@ def notebook_leaky(
     if not 0 < test_share < 1:
         raise ConfigError(f"test_share must be between 0 and 1, not {test_share!r}")
     config = preset_config(preset)
+    if epochs is not None:
+        config = replace(config, epochs=int(epochs))
     k = n_neighbors or config.n_neighbors
     R = ratings.matrix()
-    labels = np.asarray(cluster_users(ratings, n_clusters, "jaccard", seed=seed).labels)
+    if labels is None:
+        labels = np.asarray(cluster_users(ratings, n_clusters, "jaccard", seed=seed).labels)
+    labels = _check_labels(labels, R.shape[0], n_clusters)
     others, _ = neighbors_in_clusters(R, labels, k - 1 if include_self else k)
     if include_self:
         neighbors = np.column_stack([np.arange(R.shape[0]), others])
@@ -158,6 +170,7 @@ def notebook_leaky(
         test=test_share,
         seed=seed,
         preset=preset,
+        epochs=config.epochs,
     )
     if not include_self:
         protocol = protocol.replace(
@@ -167,6 +180,17 @@ def notebook_leaky(
             1,
         )
     return LeakyResult(pd.DataFrame(rows), overall, protocol, leaky=include_self)
+
+
+def _check_labels(labels: np.ndarray, n_users: int, n_clusters: int) -> np.ndarray:
+    labels = np.asarray(labels)
+    if labels.shape != (n_users,):
+        raise ConfigError(
+            f"labels: expected one cluster per user ({n_users:,}), got {labels.shape}"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= n_clusters):
+        raise ConfigError(f"labels: clusters must be 0..{n_clusters - 1}")
+    return labels.astype(np.int64, copy=False)
 
 
 def _scale(ratings: Ratings) -> tuple[float, float]:
