@@ -38,7 +38,7 @@ DEFAULT_MAX_ITER = 100
 DEFAULT_TOL = 1e-3
 #: Users above which masked k-means runs its restarts on a seeded sample of this many users and
 #: refines only the best on all users (see :mod:`clusterrec.clustering.kmeans`).
-DEFAULT_KMEANS_SAMPLE_SIZE = 5_000
+DEFAULT_KMEANS_SAMPLE_SIZE = 3_000
 #: k-means stops when the number of users moving has not reached a new low in this many steps.
 _PATIENCE = 5
 #: Users k-medoids is run on (and silhouettes computed on) when n x n exceeds the budget.
