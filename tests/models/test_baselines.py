@@ -215,11 +215,33 @@ def test_user_knn_recommend_excludes_training_items_and_is_deterministic(knn_cas
     assert not set(first["item"]) & rated_labels
 
 
-def test_user_knn_refuses_a_similarity_matrix_beyond_the_memory_budget():
+def test_pearson_similarities_refuse_a_matrix_beyond_the_memory_budget():
     ratings = random_ratings(30, 10, 0.5, seed=4)
     with pytest.raises(MemoryBudgetError, match="memory_budget"):
-        UserKNN(memory_budget=4 * 30 * 30 - 1).fit(ratings)
-    UserKNN(memory_budget=4 * 30 * 30).fit(ratings)  # exactly at the limit is fine
+        pearson_similarities(ratings.matrix(), memory_budget=4 * 30 * 30 - 1)
+    pearson_similarities(ratings.matrix(), memory_budget=4 * 30 * 30)  # at the limit: fine
+
+
+def test_user_knn_past_the_budget_keeps_nothing_n_by_n_and_predicts_the_same(knn_case, tmp_path):
+    ratings, matrix, sims, dense_model = knn_case
+    n = len(matrix)
+    assert not dense_model.bounded
+    model = UserKNN(n_neighbors=3, min_support=2, shrinkage=5.0, memory_budget=4 * n * n - 1)
+    model.fit(ratings)
+    assert model.bounded and model.similarity_ is None
+    users = np.repeat(np.arange(n), matrix.shape[1])
+    items = np.tile(np.arange(matrix.shape[1]), n)
+    got, expected = model.predict_codes(users, items), dense_model.predict_codes(users, items)
+    np.testing.assert_allclose(got.rating, expected.rating, atol=1e-5)
+    assert got.fallback.tolist() == expected.fallback.tolist()
+    # several blocks of querying users give the same
+    blocked = UserKNN(n_neighbors=3, min_support=2, shrinkage=5.0, memory_budget=0).fit(ratings)
+    blocked._similarity_rows.blocks = lambda users: np.array_split(users, 5)
+    np.testing.assert_allclose(blocked.predict_codes(users, items).rating, got.rating, atol=1e-6)
+    saved = model.save(tmp_path / "knn")
+    assert "similarity" not in np.load(saved / "arrays.npz").files
+    again = UserKNN.load(saved).predict_codes(users, items)
+    np.testing.assert_allclose(again.rating, got.rating, atol=1e-6)
 
 
 @pytest.mark.parametrize(

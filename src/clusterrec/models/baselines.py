@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,7 @@ from clusterrec.distances.engine import (
     _Operands,
     _Policy,
     _write_symmetric,
+    dense_bytes,
 )
 from clusterrec.errors import ConfigError
 from clusterrec.models.recommender import Predictions, Recommender
@@ -40,6 +42,7 @@ from clusterrec.models.recommender import Predictions, Recommender
 __all__ = [
     "BiasBaseline",
     "GlobalMean",
+    "PearsonRows",
     "UserKNN",
     "fit_bias_arrays",
     "fit_biases",
@@ -259,13 +262,17 @@ class UserKNN(_RatedItemsMixin, Recommender):
     The similarity is the Pearson correlation over co-rated items of the ratings centred on
     each user's overall mean, set to 0 for pairs with fewer than ``min_support`` co-rated items
     (a single co-rated item only gives a sign) and shrunk by ``c / (c + shrinkage)`` (see
-    :func:`pearson_similarities`). It is kept as a dense n x n float32 matrix (4·n² bytes):
-    fitting is refused with `MemoryBudgetError` beyond ``memory_budget`` bytes.
+    :func:`pearson_similarities`). Within ``memory_budget`` bytes it is kept as a dense n x n
+    float32 matrix (4·n²); beyond it (or with ``memory_budget=0``) nothing n x n is kept:
+    the similarities of each block of querying users to all users are computed when
+    predicting, in blocks of about 256 MiB of working memory (the same values, so the same
+    predictions, at the cost of computing them again for every prediction call).
 
     Fallback (flagged): no neighbour with positive similarity rated the item, or the item is
     unknown -> the user's mean; unknown user -> the global mean.
 
-    Attributes (after fit): ``similarity_`` (n x n float32, zero diagonal), ``user_mean_``.
+    Attributes (after fit): ``similarity_`` (n x n float32, zero diagonal; None in the
+    bounded form), ``user_mean_``.
     """
 
     name = "userknn"
@@ -286,43 +293,110 @@ class UserKNN(_RatedItemsMixin, Recommender):
         _check_positive_int(self.n_neighbors, "n_neighbors")
         _check_positive_int(self.min_support, "min_support")
         _check_non_negative(self.shrinkage, "shrinkage")
+        budget = self.memory_budget
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int)):
+            raise ConfigError(
+                f"memory_budget must be a number of bytes >= 0 or None; got {budget!r}"
+            )
+        if budget is not None:
+            _check_non_negative(budget, "memory_budget")
         matrix = self._store_rated(ratings)
         self.user_mean_ = _row_means(matrix)
-        self.similarity_ = pearson_similarities(
-            matrix,
-            min_support=self.min_support,
-            shrinkage=self.shrinkage,
-            memory_budget=self.memory_budget,
-        )
-        np.fill_diagonal(self.similarity_, 0.0)
+        self._set_similarities(matrix, None)
         columns = matrix.tocsc()
         columns.sort_indices()
         self._raters = columns
         self._rater_deviation = columns.data - self.user_mean_[columns.indices]
 
+    @property
+    def bounded(self) -> bool:
+        """Whether the n x n similarities exceed ``memory_budget`` (computed per block of
+        querying users instead of kept)."""
+        budget = self.memory_budget
+        return budget is not None and dense_bytes(self._rated.shape[0]) > budget
+
+    def _set_similarities(self, matrix: sp.csr_matrix, saved: np.ndarray | None) -> None:
+        """The dense similarities (``saved`` when loading), or, bounded, what computes their
+        rows on demand."""
+        if self.bounded:
+            self.similarity_ = None
+            self._similarity_rows = PearsonRows(
+                matrix, min_support=self.min_support, shrinkage=self.shrinkage
+            )
+            return
+        if saved is None:
+            saved = pearson_similarities(
+                matrix, min_support=self.min_support, shrinkage=self.shrinkage, memory_budget=None
+            )
+            np.fill_diagonal(saved, 0.0)
+        self.similarity_ = saved
+        self._similarity_rows = None
+
     def _predict_codes(self, users: np.ndarray, items: np.ndarray) -> Predictions:
         rating = np.where(users >= 0, self.user_mean_[np.maximum(users, 0)], self.global_mean_)
         fallback = np.ones(len(users), dtype=bool)
         known = np.flatnonzero(~_unknown(users, items))
-        order = known[np.argsort(items[known], kind="stable")]
+        if self.similarity_ is not None:
+            self._predict_pairs(known, users, items, self.similarity_, rating, fallback)
+            return Predictions(rating, fallback)
+        # bounded: the similarity rows of one block of querying users at a time
+        order = known[np.argsort(users[known], kind="stable")]
+        querying = np.unique(users[order])
+        for block_users in self._similarity_rows.blocks(querying):
+            rows = self._similarity_rows(block_users)
+            rows[np.arange(len(block_users)), block_users] = 0.0  # never one's own neighbour
+            local = np.full(self._rated.shape[0], -1, dtype=np.int64)
+            local[block_users] = np.arange(len(block_users))
+            columns = np.where(users >= 0, local[np.maximum(users, 0)], -1)
+            chosen = order[columns[order] >= 0]
+            # rows is (block users x all users); _predict_item slices [raters, who], so .T
+            self._predict_pairs(chosen, columns, items, rows.T, rating, fallback, codes=users)
+        return Predictions(rating, fallback)
+
+    def _predict_pairs(
+        self,
+        pairs: np.ndarray,
+        columns: np.ndarray,
+        items: np.ndarray,
+        similarity: np.ndarray,
+        rating: np.ndarray,
+        fallback: np.ndarray,
+        *,
+        codes: np.ndarray | None = None,
+    ) -> None:
+        """Fill in the predictions of the query positions ``pairs``, item by item;
+        ``similarity[v, columns[q]]`` is the similarity of user v to query q's user (whose code
+        is ``codes[q]``, default ``columns[q]``)."""
+        codes = columns if codes is None else codes
+        order = pairs[np.argsort(items[pairs], kind="stable")]
         item_starts = np.flatnonzero(np.diff(items[order], prepend=-1))
         for group in np.split(order, item_starts[1:]):
             if len(group):
-                self._predict_item(int(items[group[0]]), users[group], group, rating, fallback)
-        return Predictions(rating, fallback)
+                self._predict_item(
+                    int(items[group[0]]),
+                    columns[group],
+                    codes[group],
+                    group,
+                    similarity,
+                    rating,
+                    fallback,
+                )
 
     def _predict_item(
         self,
         item: int,
+        columns: np.ndarray,
         users: np.ndarray,
         positions: np.ndarray,
+        similarity: np.ndarray,
         rating: np.ndarray,
         fallback: np.ndarray,
     ) -> None:
-        """Fill in the predictions of one item for the querying ``users``, in chunks.
+        """Fill in the predictions of one item for the querying ``users`` (their columns of
+        ``similarity``), in chunks.
 
-        Works on a raters x queries slice of the (symmetric) similarity matrix, so the
-        candidate neighbours lie along the first axis.
+        Works on a raters x queries slice of the similarities, so the candidate neighbours
+        lie along the first axis.
         """
         start, stop = self._raters.indptr[item], self._raters.indptr[item + 1]
         raters = self._raters.indices[start:stop]
@@ -330,7 +404,8 @@ class UserKNN(_RatedItemsMixin, Recommender):
         chunk = max(1, _GATHER_ELEMENTS // max(len(raters), 1))
         for first in range(0, len(users), chunk):
             who = users[first : first + chunk]
-            weights = _top_k_per_column(self.similarity_[np.ix_(raters, who)], self.n_neighbors)
+            where_columns = columns[first : first + chunk]
+            weights = _top_k_per_column(similarity[np.ix_(raters, where_columns)], self.n_neighbors)
             total = weights.sum(axis=0, dtype=np.float64)
             has_evidence = total > 0
             offset = (deviation @ weights)[has_evidence] / total[has_evidence]
@@ -339,20 +414,21 @@ class UserKNN(_RatedItemsMixin, Recommender):
             fallback[where] = False
 
     def _state_arrays(self) -> dict[str, np.ndarray]:
-        return {
-            **self._rated_arrays(),
-            "user_mean": self.user_mean_,
-            "similarity": self.similarity_,
-        }
+        arrays = {**self._rated_arrays(), "user_mean": self.user_mean_}
+        if self.similarity_ is not None:  # bounded: recomputed from the ratings when predicting
+            arrays["similarity"] = self.similarity_
+        return arrays
 
     def _restore_state(self, arrays: dict[str, np.ndarray]) -> None:
         matrix = self._restore_rated(arrays)
         n = matrix.shape[0]
         self.user_mean_ = _vector(arrays["user_mean"], n, np.float64)
-        similarity = arrays["similarity"]
-        if similarity.shape != (n, n) or similarity.dtype != np.float32:
+        similarity = None if self.bounded else arrays["similarity"]
+        if similarity is not None and (
+            similarity.shape != (n, n) or similarity.dtype != np.float32
+        ):
             raise ValueError(f"similarity of shape {similarity.shape} does not fit {n} users")
-        self.similarity_ = similarity
+        self._set_similarities(matrix, similarity)
         columns = matrix.tocsc()
         columns.sort_indices()
         self._raters = columns
@@ -421,17 +497,40 @@ def pearson_similarities(
         what="UserKNN's similarities (a dense user x user matrix)",
         instead="raise memory_budget or keep fewer users (filter by their number of ratings)",
     )
-    _check_positive_int(min_support, "min_support")
     started = time.perf_counter()
-    policy = _Policy.build(matrix, None, ("cosine_similarity",), min_support, shrinkage, 0.0)
-    operands = _Operands.build(_centred(matrix), with_values=True, split_items=False)
+    rows = PearsonRows(matrix, min_support=min_support, shrinkage=shrinkage)
     out = np.empty((n, n), dtype=np.float32)
     for start, stop in _blocks(n, n, None, symmetric=True):
-        right = operands.rows(start, n).as_columns()
-        block = _block_distances(operands.rows(start, stop), right, policy)
+        right = rows.operands.rows(start, n).as_columns()
+        block = _block_distances(rows.operands.rows(start, stop), right, rows.policy)
         _write_symmetric(out, block["cosine_similarity"], start, zero_diagonal=False)
     logger.info("pearson_similarities: %s users, %.2f s", f"{n:,}", time.perf_counter() - started)
     return out
+
+
+class PearsonRows:
+    """Rows of :func:`pearson_similarities` on demand (``rows(users)``: len(users) x n
+    float32), for user kNN past the memory budget: nothing n x n is kept."""
+
+    def __init__(self, matrix: sp.csr_matrix, *, min_support: int, shrinkage: float) -> None:
+        _check_positive_int(min_support, "min_support")
+        matrix = sp.csr_matrix(matrix, dtype=np.float64)
+        matrix.sort_indices()
+        self.n_users = matrix.shape[0]
+        self.policy = _Policy.build(
+            matrix, None, ("cosine_similarity",), min_support, shrinkage, 0.0
+        )
+        self.operands = _Operands.build(_centred(matrix), with_values=True, split_items=False)
+        self._columns = self.operands.as_columns()
+
+    def blocks(self, users: np.ndarray) -> Iterator[np.ndarray]:
+        """``users`` in blocks whose rows of similarities fit about 256 MiB of work."""
+        for start, stop in _blocks(len(users), self.n_users, None):
+            yield users[start:stop]
+
+    def __call__(self, users: np.ndarray) -> np.ndarray:
+        block = _block_distances(self.operands.take(users), self._columns, self.policy)
+        return block["cosine_similarity"].astype(np.float32)
 
 
 def _centred(matrix: sp.csr_matrix) -> sp.csr_matrix:
