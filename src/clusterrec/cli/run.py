@@ -76,6 +76,11 @@ def add_to(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-cache", action="store_true", help="compute every stage again (the cache is updated)"
     )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (each stage's form, memory and rough time) and stop",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
     parser.add_argument("--json", action="store_true", help="print the manifest as JSON")
     set_command(parser, run)
@@ -105,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
             f"size, seed {config.seed}) in the assignment's format",
             file=sys.stderr,
         )
+    if args.dry_run:
+        return _dry_run(args, config)
     progress = make_progress(enabled=not args.no_progress)
     try:
         result = run_pipeline(
@@ -115,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
             cache_dir=args.cache_dir,
             reuse=not args.no_cache,
             progress=progress,
+            on_plan=lambda plan: print(plan.to_text(), file=sys.stderr),
         )
     finally:
         progress.close()
@@ -124,6 +132,20 @@ def run(args: argparse.Namespace) -> int:
         print_json(result.manifest)
     else:
         print(format_summary(result.records, result.out, result.report, result.manifest))
+    return 0
+
+
+def _dry_run(args: argparse.Namespace, config: object) -> int:
+    """The plan alone (the data stage runs to learn the data's shape); exit 2 when it would
+    be refused."""
+    from clusterrec.run.pipeline import plan_pipeline
+
+    plan = plan_pipeline(config, args.data, cache_dir=args.cache_dir, reuse=not args.no_cache)
+    if args.json:
+        print_json(plan.as_dict())
+    else:
+        print(plan.to_text())
+    plan.check()
     return 0
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "EvaluationConfig",
     "JaccardConfig",
     "ModelConfig",
+    "PlanConfig",
     "RecommendationConfig",
     "RunConfig",
     "config_from_mapping",
@@ -328,6 +329,29 @@ class CacheConfig:
 
 
 @dataclass(frozen=True)
+class PlanConfig:
+    """The plan made before the heavy stages: a run whose estimated peak memory exceeds the
+    limit is refused at once, naming the settings to change."""
+
+    memory_limit: str = field(
+        default="auto",
+        metadata=_doc('"auto" (80% of the machine\'s memory or cgroup limit) or e.g. "8GiB"'),
+    )
+
+    def __post_init__(self) -> None:
+        if self.memory_limit != "auto":
+            from clusterrec.run.cache import parse_size
+
+            try:
+                parse_size(self.memory_limit)
+            except ConfigError:
+                raise ConfigError(
+                    f"[plan] memory_limit = {self.memory_limit!r} is not a size; give e.g. "
+                    '"8GiB", or "auto"'
+                ) from None
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything ``clusterrec run`` does, with one seed for every random step."""
 
@@ -340,6 +364,7 @@ class RunConfig:
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     recommendations: RecommendationConfig = field(default_factory=RecommendationConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    plan: PlanConfig = field(default_factory=PlanConfig)
 
     def __post_init__(self) -> None:
         _at_least(self.seed, 0, "top level", "seed")

@@ -30,6 +30,7 @@ from clusterrec.run.cache import (
 )
 from clusterrec.run.config import RunConfig
 from clusterrec.run.measure import PeakMemory, StageRecord
+from clusterrec.run.plan import DataShape, RunPlan, plan_run
 from clusterrec.run.progress import Progress, as_progress
 from clusterrec.run.rundir import RunOutputs, write_manifest, write_run_directory
 from clusterrec.run.stages import (
@@ -61,6 +62,7 @@ from clusterrec.run.stages import (
 
 __all__ = [
     "RunResult",
+    "plan_pipeline",
     "run_pipeline",
     "stage_names",
 ]
@@ -164,6 +166,7 @@ def run_pipeline(
     cache_dir: str | Path | None = None,
     reuse: bool = True,
     progress: ProgressArg | Progress = False,
+    on_plan: Callable[[RunPlan], None] | None = None,
 ) -> RunResult:
     """Run the whole method on ``data`` into ``out``; with None, the data set shipped in the
     package (``[data] builtin``, with its titles), or the generated data when that is "none".
@@ -171,14 +174,31 @@ def run_pipeline(
     Stages are cached under ``cache_dir`` (default :func:`default_cache_dir`); with
     ``reuse=False`` every stage is computed again (and the cache entries replaced).
     ``progress``: see :mod:`clusterrec.run.progress` (a :class:`Progress` gets every stage's
-    start and end, and the steps inside).
+    start and end, and the steps inside). Right after the data stage the run's plan
+    (:mod:`clusterrec.run.plan`) is handed to ``on_plan`` and checked: a run that would not
+    fit ``[plan] memory_limit`` stops there with a ConfigError naming what to change.
     """
     display, owned = as_progress(progress)
     try:
-        return _run(config, data, Path(out), items, cache_dir, reuse, display)
+        return _run(config, data, Path(out), items, cache_dir, reuse, display, on_plan)
     finally:
         if owned:
             display.close()
+
+
+def plan_pipeline(
+    config: RunConfig,
+    data: str | Path | None,
+    *,
+    cache_dir: str | Path | None = None,
+    reuse: bool = True,
+) -> RunPlan:
+    """The plan of :func:`run_pipeline` on ``data`` (only the data stage runs; nothing is
+    checked or written besides that stage's cache entry): ``clusterrec run --dry-run``."""
+    cache = StageCache(Path(cache_dir) if cache_dir else default_cache_dir(), reuse=reuse)
+    runner = _Runner(cache, as_progress(False)[0], len(stage_names(config)))
+    _, data_result, _ = _data_stage(runner, data, config)
+    return plan_run(DataShape.of(data_result.ratings), config)
 
 
 def _run(
@@ -189,6 +209,7 @@ def _run(
     cache_dir: str | Path | None,
     reuse: bool,
     progress: Progress,
+    on_plan: Callable[[RunPlan], None] | None,
 ) -> RunResult:
     started = time.perf_counter()
     _check_out(out)
@@ -199,6 +220,10 @@ def _run(
         items = source.items  # a built-in data set's titles
     ratings = data_result.ratings
     _check_n_clusters(config, ratings.n_users)
+    plan = plan_run(DataShape.of(ratings), config)
+    if on_plan is not None:
+        on_plan(plan)
+    plan.check()
     distances, distance_keys = _distance_stages(runner, ratings, data_key, config)
     clusterings, clustering_keys = _clustering_stages(
         runner, ratings, distances, distance_keys, config

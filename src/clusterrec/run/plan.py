@@ -1,0 +1,267 @@
+"""The plan of a run: each stage's form, memory and rough time, from the data's shape alone.
+
+Made right after the data stage, before anything heavy: every stage whose dense form would
+not fit ``[distances] memory_budget_mib`` is planned in its bounded form (a seeded sample of
+users for the n x n distance matrices, the evidence and the pictures; sampled k-medoids with
+every user assigned; user kNN's similarities per block of querying users), and a run whose
+estimated peak exceeds ``[plan] memory_limit`` is refused at once with the settings that
+would make it fit. ``clusterrec run --dry-run`` prints the plan alone.
+
+Memory estimates count the stage's large arrays (ratings, matrices, feature rows, n x n
+blocks), not Python's own overhead; seconds are rough (within a factor of about 3), scaled
+from stage times measured on this project's 2-core machine (``benchmarks/results/scaling.md``
+and the default run). Both say what to expect and which stage dominates, not a promise.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from clusterrec.errors import ConfigError
+from clusterrec.run.config import RunConfig
+
+__all__ = [
+    "DataShape",
+    "RunPlan",
+    "StagePlan",
+    "machine_memory",
+    "plan_run",
+]
+
+_MIB = 1024**2
+_GIB = 1024**3
+
+# Seconds per unit of work, measured on this project's 2-core machine (one thread).
+_PAIR_SECONDS = 3.75e-8  # one user pair of a dense distance matrix, per 208 ratings a user
+_KMEANS_SECONDS = 7.8e-7  # one rating, one L, one restart of masked k-means
+_NETWORK_SECONDS = 5e-5  # one rating through the per-cluster networks, one protocol
+_KFOLD_SECONDS = {  # one training rating of one fold, per model
+    "clusterrec": 1.4e-4,
+    "network": 4.5e-5,
+    "notebook": 2.0e-3,
+    "bias": 2e-6,
+    "mean": 1e-7,
+    "userknn": 2.5e-5,
+}
+#: Bytes per training rating of each model's largest arrays (feature rows, indexes).
+_KFOLD_BYTES = {
+    "clusterrec": 1200,
+    "network": 600,
+    "notebook": 120,
+    "bias": 40,
+    "mean": 16,
+    "userknn": 64,
+}
+
+
+@dataclass(frozen=True)
+class DataShape:
+    """What the plan is made from: the kept ratings' size."""
+
+    users: int
+    items: int
+    ratings: int
+
+    @classmethod
+    def of(cls, ratings: object) -> DataShape:
+        """The shape of a :class:`~clusterrec.data.ratings.Ratings`."""
+        return cls(int(ratings.n_users), int(ratings.n_items), len(ratings))
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    """One stage: what it will do (``form``), its estimated peak bytes and rough seconds;
+    ``bounded`` when its dense form would not fit and a bounded one was chosen."""
+
+    name: str
+    form: str
+    memory_bytes: int
+    seconds: float
+    bounded: bool = False
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Every stage's plan, the memory limit it is checked against, and the data's shape."""
+
+    shape: DataShape
+    stages: tuple[StagePlan, ...]
+    memory_limit: int
+
+    @property
+    def peak_bytes(self) -> int:
+        """The largest stage's memory (stages run one after another)."""
+        return max((s.memory_bytes for s in self.stages), default=0)
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds for s in self.stages)
+
+    def check(self) -> None:
+        """A ConfigError naming the stage and the settings to change when the estimated peak
+        exceeds the memory limit (only stages with no bounded form left can do that)."""
+        worst = max(self.stages, key=lambda s: s.memory_bytes)
+        if worst.memory_bytes <= self.memory_limit:
+            return
+        raise ConfigError(
+            f"this run would need about {_size(worst.memory_bytes)} in stage {worst.name} "
+            f"({worst.form}), more than [plan] memory_limit = {_size(self.memory_limit)}. "
+            "Keep fewer users ([data] min_ratings / max_ratings), compare fewer models "
+            "([evaluation] models) or raise [plan] memory_limit if the machine has the memory"
+        )
+
+    def to_text(self) -> str:
+        """The plan as a table, one stage a line, then the totals."""
+        shape = self.shape
+        lines = [
+            f"plan for {shape.users:,} users, {shape.items:,} movies, {shape.ratings:,} ratings "
+            f"(memory limit {_size(self.memory_limit)}; seconds rough, within ~3x):",
+            f"  {'stage':<22} {'memory':>10} {'seconds':>8}  form",
+        ]
+        for stage in self.stages:
+            mark = " (bounded)" if stage.bounded else ""
+            lines.append(
+                f"  {stage.name:<22} {_size(stage.memory_bytes):>10} {stage.seconds:>8.0f}  "
+                f"{stage.form}{mark}"
+            )
+        lines.append(f"  {'peak / total':<22} {_size(self.peak_bytes):>10} {self.seconds:>8.0f}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return {
+            "shape": vars(self.shape),
+            "memory_limit": self.memory_limit,
+            "peak_bytes": self.peak_bytes,
+            "seconds": round(self.seconds, 1),
+            "stages": [vars(s) for s in self.stages],
+        }
+
+
+def plan_run(shape: DataShape, config: RunConfig) -> RunPlan:
+    """The plan of ``clusterrec run`` on kept ratings of this shape (see the module)."""
+    n, r = shape.users, shape.ratings
+    budget = config.distances.memory_budget_mib * _MIB
+    dense = 4 * n * n <= budget
+    n_d = n if dense else min(n, config.distances.sample_size)
+    per_user = r / max(n, 1)
+    matrix = 4 * n_d * n_d
+    data_bytes = 40 * r
+    sample_form = (
+        f"dense {n_d:,} x {n_d:,}"
+        if dense
+        else f"a seeded sample of {n_d:,} users ({n:,} x {n:,} would need {_size(4 * n * n)})"
+    )
+    stages = [StagePlan("data", "read, validate, filter", 3 * data_bytes, 1e-6 * r)]
+    metrics = [*config.clustering.metrics, "jaccard"]
+    pair_seconds = _PAIR_SECONDS * n_d * n_d * per_user / 208
+    for metric in metrics:
+        stages.append(
+            StagePlan(
+                f"distances-{metric}",
+                sample_form,
+                data_bytes + 2 * matrix + 256 * _MIB,
+                0.2 + pair_seconds,
+                bounded=not dense,
+            )
+        )
+    sweep = config.clustering.n_clusters
+    for metric in config.clustering.metrics:
+        centres = 8 * 6 * max(sweep) * shape.items
+        stages.append(
+            StagePlan(
+                f"clustering-{metric}",
+                f"masked k-means on all {n:,} users, L = {sweep[0]}..{sweep[-1]}",
+                data_bytes + 64 * r + centres,
+                _KMEANS_SECONDS * r * sum(sweep) * config.clustering.n_init,
+            )
+        )
+    stages.append(
+        StagePlan(
+            "clustering-jaccard",
+            f"{config.jaccard.algorithm} on {sample_form}"
+            + ("" if dense else ", every user assigned to the nearest medoid"),
+            data_bytes + matrix + 8 * n * max(sweep),
+            0.1 + 1e-8 * n_d * n_d * len(sweep),
+            bounded=not dense,
+        )
+    )
+    stages.append(
+        StagePlan(
+            "evidence",
+            f"metric evidence on {sample_form}",
+            data_bytes + 3 * matrix,
+            0.5,
+            bounded=not dense,
+        )
+    )
+    k = config.model.n_neighbors or 20
+    leaky = 2 if config.model.leaky_comparison else 1
+    stages.append(
+        StagePlan(
+            "networks",
+            f"k = {k} neighbours in blocks, one network per cluster"
+            + (" (and the notebook's leaky protocol)" if leaky == 2 else ""),
+            data_bytes + 8 * (3 * k + 3) * r,
+            _NETWORK_SECONDS * r * leaky,
+        )
+    )
+    stages.append(_kfold_plan(shape, config, budget, data_bytes))
+    stages.append(StagePlan("recommendations", "top-N for sample users", data_bytes, 1.0))
+    stages.append(StagePlan("report", "figures and report.html", data_bytes, 5.0))
+    return RunPlan(shape, tuple(stages), _memory_limit(config))
+
+
+def _kfold_plan(shape: DataShape, config: RunConfig, budget: int, data_bytes: int) -> StagePlan:
+    """The k-fold stage: its largest model's memory, the sum of the models' times."""
+    folds = config.evaluation.folds
+    train = shape.ratings * (folds - 1) / folds
+    models = config.evaluation.models
+    knn_dense = 4 * shape.users**2 <= budget
+    memory = {name: _KFOLD_BYTES[name] * train for name in models}
+    if "userknn" in memory:
+        memory["userknn"] += 4 * shape.users**2 if knn_dense else 256 * _MIB
+    seconds = sum(_KFOLD_SECONDS[name] * train for name in models) * folds
+    knn = (
+        ""
+        if "userknn" not in models
+        else (
+            "; userknn: dense user x user"
+            if knn_dense
+            else "; userknn: similarities per user block"
+        )
+    )
+    return StagePlan(
+        "kfold",
+        f"{folds} folds x {len(models)} models ({', '.join(models)}){knn}",
+        int(data_bytes + max(memory.values())),
+        seconds,
+        bounded="userknn" in models and not knn_dense,
+    )
+
+
+def _memory_limit(config: RunConfig) -> int:
+    if config.plan.memory_limit == "auto":
+        return int(0.8 * machine_memory())
+    from clusterrec.run.cache import parse_size
+
+    return parse_size(config.plan.memory_limit)
+
+
+def machine_memory() -> int:
+    """Bytes of memory this process may use: the machine's, or its cgroup's limit if lower."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = open(path, encoding="ascii").read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return int(total)
+
+
+def _size(n: float) -> str:
+    if n >= _GIB:
+        return f"{n / _GIB:.1f} GiB"
+    return f"{n / _MIB:.0f} MiB"

@@ -1,0 +1,84 @@
+"""The run's plan: bounded forms chosen past the budget, refusal in the first seconds with the
+setting to change, and --dry-run printing the plan alone."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from helpers import shared_folders, tiny_config, write
+
+from clusterrec.cli import main
+from clusterrec.errors import ConfigError
+from clusterrec.run.plan import DataShape, machine_memory, plan_run
+
+
+def stage(plan, name):
+    return next(s for s in plan.stages if s.name == name)
+
+
+def test_small_data_is_planned_dense_and_large_data_bounded() -> None:
+    config = tiny_config()
+    small = plan_run(DataShape(500, 2_000, 50_000), config)
+    assert not any(s.bounded for s in small.stages)
+    assert stage(small, "distances-jaccard").form == "dense 500 x 500"
+    large = plan_run(DataShape(30_000, 200_000, 3_000_000), config)
+    # 30,000^2 float32 = 3.4 GiB > the 2 GiB budget: a sample of 5,000 users
+    assert "a seeded sample of 5,000 users" in stage(large, "distances-jaccard").form
+    assert stage(large, "clustering-jaccard").bounded and stage(large, "evidence").bounded
+    assert large.peak_bytes < 4 * 30_000**2  # nothing n x n is planned
+
+
+def test_userknn_is_planned_per_user_block_past_the_budget() -> None:
+    config = tiny_config(evaluation={"models": ["userknn"]})
+    assert "dense user x user" in stage(plan_run(DataShape(1_000, 50, 9_000), config), "kfold").form
+    big = plan_run(DataShape(40_000, 50, 900_000), config)
+    assert "per user block" in stage(big, "kfold").form and stage(big, "kfold").bounded
+
+
+def test_a_plan_over_the_memory_limit_names_the_stage_and_the_settings() -> None:
+    config = tiny_config(plan={"memory_limit": "1MiB"})
+    plan = plan_run(DataShape(1_000, 1_000, 100_000), config)
+    assert plan.memory_limit == 1024**2
+    with pytest.raises(ConfigError, match=r"\[plan\] memory_limit") as error:
+        plan.check()
+    assert "[data] min_ratings" in str(error.value)
+    plan_run(DataShape(1_000, 1_000, 100_000), tiny_config()).check()  # "auto" fits
+
+
+def test_auto_limit_is_most_of_the_machine_s_memory() -> None:
+    plan = plan_run(DataShape(10, 10, 10), tiny_config())
+    assert 0 < plan.memory_limit <= machine_memory()
+
+
+def test_a_run_that_cannot_fit_is_refused_within_seconds(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, capsys, monkeypatch
+) -> None:
+    _, home = shared_folders(tmp_path_factory)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    config = write(tmp_path, "run.toml", tiny_config().to_toml())
+    out = tmp_path / "out"
+    started = time.perf_counter()
+    argv = ["run", "--config", str(config), "--set", "plan.memory_limit=64KiB", "--out", str(out)]
+    assert main([*argv, "--no-progress", "--cache-dir", str(tmp_path / "cache")]) == 2
+    assert time.perf_counter() - started < 10
+    err = capsys.readouterr().err
+    assert "[plan] memory_limit" in err and "plan for" in err  # the plan, then the refusal
+    assert not out.exists()
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing_else(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, capsys, monkeypatch
+) -> None:
+    _, home = shared_folders(tmp_path_factory)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    config = write(tmp_path, "run.toml", tiny_config().to_toml())
+    cache = tmp_path / "cache"
+    argv = ["run", "--config", str(config), "--dry-run", "--cache-dir", str(cache)]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("plan for ") and "kfold" in out and "peak / total" in out
+    assert not (tmp_path / "out").exists()
+    stages = [p.name.split("-")[0] for p in cache.iterdir() if not p.name.startswith(".")]
+    assert stages == ["data"]  # only the data stage ran
