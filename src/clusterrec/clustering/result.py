@@ -28,9 +28,11 @@ class Clustering:
     the Euclidean metrics, distance for cosine); k-medoids and linkage, the sum of each user's
     distance to their cluster's medoid. ``centers`` (k-means): the L x m sparse centroid
     ratings, stored entries = the centroid's mask. ``medoids``: row indices of the medoid
-    users. ``sample``: the users k-medoids searched among on the sampled path. ``converged``:
-    False when the iteration cap ended the run. ``n_uncovered``: users who shared no movie
-    with any centroid or medoid (assigned to the one covering the most movies).
+    users. ``sample``: the users k-medoids searched among on the sampled path (k-means: the
+    users its restarts ran on, sampled form). ``converged``: False when the iteration cap
+    ended the run (k-means' sampled form: the cap of its steps on all users).
+    ``n_uncovered``: users who shared no movie with any centroid or medoid (assigned to the
+    one covering the most movies).
     """
 
     labels: np.ndarray
