@@ -31,7 +31,7 @@ def test_small_data_is_planned_dense_and_large_data_bounded() -> None:
 
 
 def test_userknn_is_planned_per_user_block_past_the_budget() -> None:
-    config = tiny_config(evaluation={"models": ["userknn"]})
+    config = tiny_config(evaluation={"models": ["userknn"], "max_users": 0})
     assert "dense user x user" in stage(plan_run(DataShape(1_000, 50, 9_000), config), "kfold").form
     big = plan_run(DataShape(40_000, 50, 900_000), config)
     assert "per user block" in stage(big, "kfold").form and stage(big, "kfold").bounded
@@ -82,3 +82,29 @@ def test_dry_run_prints_the_plan_and_runs_nothing_else(
     assert not (tmp_path / "out").exists()
     stages = [p.name.split("-")[0] for p in cache.iterdir() if not p.name.startswith(".")]
     assert stages == ["data"]  # only the data stage ran
+
+
+def test_kfold_on_large_data_covers_a_seeded_sample_of_users_with_all_their_ratings() -> None:
+    import numpy as np
+    from helpers import random_ratings
+
+    from clusterrec.run.stages.kfold import sample_users
+
+    ratings = random_ratings(60, 30, 0.3, seed=5)
+    sample = sample_users(ratings, 20, seed=0)
+    assert sample.n_users == 20
+    assert sample_users(ratings, 20, seed=0).to_frame().equals(sample.to_frame())
+    counts = ratings.to_frame()["user"].value_counts()
+    kept = sample.to_frame()["user"].value_counts()
+    assert kept.to_dict() == counts[kept.index].to_dict()  # every rating of a sampled user
+    assert sample_users(ratings, 0, seed=0) is ratings and sample_users(ratings, 60, 0) is ratings
+    plan = plan_run(DataShape(24_702, 239_776, 1_812_656), tiny_config())
+    assert "on a seeded sample of" in stage(plan, "kfold").form
+    assert np.isclose(
+        stage(
+            plan_run(DataShape(24_702, 1, 1_812_656), tiny_config(evaluation={"max_users": 0})),
+            "kfold",
+        ).seconds
+        / stage(plan, "kfold").seconds,
+        24_702 / tiny_config().evaluation.max_users,
+    )

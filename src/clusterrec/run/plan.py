@@ -215,12 +215,17 @@ def plan_run(shape: DataShape, config: RunConfig) -> RunPlan:
 def _kfold_plan(shape: DataShape, config: RunConfig, budget: int, data_bytes: int) -> StagePlan:
     """The k-fold stage: its largest model's memory, the sum of the models' times."""
     folds = config.evaluation.folds
-    train = shape.ratings * (folds - 1) / folds
+    users = shape.users
+    max_users = config.evaluation.max_users
+    sampled = 0 < max_users < users
+    if sampled:
+        users = max_users
+    train = shape.ratings * users / max(shape.users, 1) * (folds - 1) / folds
     models = config.evaluation.models
-    knn_dense = 4 * shape.users**2 <= budget
+    knn_dense = 4 * users**2 <= budget
     memory = {name: _KFOLD_BYTES[name] * train for name in models}
     if "userknn" in memory:
-        memory["userknn"] += 4 * shape.users**2 if knn_dense else 256 * _MIB
+        memory["userknn"] += 4 * users**2 if knn_dense else 256 * _MIB
     seconds = sum(_KFOLD_SECONDS[name] * train for name in models) * folds
     knn = (
         ""
@@ -231,12 +236,13 @@ def _kfold_plan(shape: DataShape, config: RunConfig, budget: int, data_bytes: in
             else "; userknn: similarities per user block"
         )
     )
+    on = f"a seeded sample of {users:,} users" if sampled else f"all {users:,} users"
     return StagePlan(
         "kfold",
-        f"{folds} folds x {len(models)} models ({', '.join(models)}){knn}",
+        f"{folds} folds x {len(models)} models ({', '.join(models)}) on {on}{knn}",
         int(data_bytes + max(memory.values())),
         seconds,
-        bounded="userknn" in models and not knn_dense,
+        bounded=sampled or ("userknn" in models and not knn_dense),
     )
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "KFoldResult",
     "compute_kfold",
     "kfold_params",
+    "sample_users",
 ]
 
 
@@ -66,6 +67,8 @@ def compute_kfold(
     from clusterrec.models.registry import HYBRID_PRESET_WORDS, comparison_models
 
     settings = config.evaluation
+    kept_users = ratings.n_users
+    ratings = sample_users(ratings, settings.max_users, config.seed)
     result = cross_validate(
         ratings,
         comparison_models(
@@ -89,9 +92,27 @@ def compute_kfold(
         "held-out rating per fold"
     )
     protocol = result.protocol
+    if ratings.n_users < kept_users:
+        protocol += (
+            f" The table covers a seeded sample of {ratings.n_users:,} of the {kept_users:,} "
+            f"kept users, all their {len(ratings):,} ratings ([evaluation] max_users; 0: all)."
+        )
     if "clusterrec" in settings.models:
         protocol += (
             f" The default model (clusterrec) runs with its {settings.hybrid!r} settings: "
             f"{HYBRID_PRESET_WORDS[settings.hybrid]}."
         )
     return KFoldResult(protocol, ranking, result.to_frame().reset_index(), result.folds)
+
+
+def sample_users(ratings: Ratings, max_users: int, seed: int) -> Ratings:
+    """All ratings of a seeded sample of ``max_users`` users (all users when there are not
+    more, or when ``max_users`` is 0): the k-fold table's bounded form on large data."""
+    import numpy as np
+
+    if max_users == 0 or ratings.n_users <= max_users:
+        return ratings
+    rng = np.random.default_rng([seed, 0x6B666F6C64])  # "kfold": its own stream of the seed
+    chosen = np.zeros(ratings.n_users, dtype=bool)
+    chosen[rng.choice(ratings.n_users, size=max_users, replace=False)] = True
+    return ratings.take(chosen[ratings.user]).compact()
