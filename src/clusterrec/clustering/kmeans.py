@@ -623,7 +623,8 @@ class MaskedKMeans(_ClusterEstimator):
     """k-means under a masked metric (see :func:`masked_kmeans`); ``fit(R)`` on sparse ratings.
 
     Fitted: ``labels_``, ``cluster_centers_`` (sparse L x m), ``objective_`` (= ``inertia_``),
-    ``n_iter_``, ``n_uncovered_``.
+    ``n_iter_``, ``n_uncovered_``. ``sample_size``: the restarts on a sample above that many
+    users (None: on all users).
     """
 
     def __init__(
