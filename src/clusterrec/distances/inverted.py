@@ -10,7 +10,7 @@ index); a user with fewer than k users sharing a movie is padded exactly as the 
 search pads them: with the smallest-index other users at distance 1 (the undefined value
 between two users without ratings), then index -1 and +inf when the candidates run out.
 
-Internal: :func:`clusterrec.distances.nearest_neighbors` calls :func:`jaccard_top_k_keys`
+Internal: :func:`clusterrec.distances.nearest_neighbors` calls :func:`top_k_keys`
 (``method="inverted"``, or ``"auto"`` when it is the cheaper exact path).
 """
 
@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from clusterrec.errors import ConfigError, MemoryBudgetError
 
-__all__ = ["inverted_bytes", "jaccard_top_k_keys", "pair_work"]
+__all__ = ["MASKED_CODES", "inverted_bytes", "pair_work", "top_k_keys"]
 
 #: Key of an empty slot (same value as in neighbors.py): after every candidate.
 _EMPTY = np.uint64(0x7F800000_FFFFFFFF)
@@ -36,6 +36,8 @@ _DEFAULT_BLOCK_ROWS = 65_536
 _BYTES_PER_SLOT = 8 + 8 + 8 + 4
 #: Bytes per user and thread: the intersection counter and the touched list (int32 each).
 _BYTES_PER_USER_THREAD = 8
+#: ... for the masked metrics: four float64 sums (co-rated count, dot, both squares) + touched.
+_BYTES_PER_USER_THREAD_MASKED = 36
 
 
 def pair_work(matrix: sp.csr_matrix, allowed: np.ndarray | None = None) -> int:
@@ -48,16 +50,27 @@ def pair_work(matrix: sp.csr_matrix, allowed: np.ndarray | None = None) -> int:
     return int(pop @ pop_allowed)
 
 
-def inverted_bytes(n_users: int, nnz: int, n_items: int, n_threads: int) -> int:
+def inverted_bytes(
+    n_users: int, nnz: int, n_items: int, n_threads: int, per_user: int = _BYTES_PER_USER_THREAD
+) -> int:
     """Fixed working memory of the inverted-index search: the index (item pointers and the
     allowed raters), the query copy of the pattern and every thread's counter and touched
     list. A block of query rows adds ``rows x k x 28`` bytes to this."""
     index = 8 * (n_items + 1) + 4 * nnz
     queries = 8 * (n_users + 1) + 4 * nnz + 8 * n_users
-    return index + queries + _BYTES_PER_USER_THREAD * n_users * n_threads
+    if per_user != _BYTES_PER_USER_THREAD:  # the masked metrics: the ratings too
+        index, queries = index + 8 * nnz, queries + 8 * nnz
+    return index + queries + per_user * n_users * n_threads
 
 
-def _plan(n: int, nnz: int, n_items: int, k: int, memory_budget: int | None) -> tuple[int, int]:
+def _plan(
+    n: int,
+    nnz: int,
+    n_items: int,
+    k: int,
+    memory_budget: int | None,
+    per_user: int = _BYTES_PER_USER_THREAD,
+) -> tuple[int, int]:
     """Threads and query rows per block that keep the working memory within the budget."""
     threads = max(1, numba.get_num_threads())
     if memory_budget is None:
@@ -71,13 +84,14 @@ def _plan(n: int, nnz: int, n_items: int, k: int, memory_budget: int | None) -> 
             f"memory_budget must be a number of bytes >= 1 or None; got {memory_budget!r}"
         )
     while threads > 1 and (
-        inverted_bytes(n, nnz, n_items, threads) + k * _BYTES_PER_SLOT * threads > memory_budget
+        inverted_bytes(n, nnz, n_items, threads, per_user) + k * _BYTES_PER_SLOT * threads
+        > memory_budget
     ):
         threads -= 1
-    spare = memory_budget - inverted_bytes(n, nnz, n_items, threads)
+    spare = memory_budget - inverted_bytes(n, nnz, n_items, threads, per_user)
     rows = spare // (k * _BYTES_PER_SLOT)
     if rows < 1:
-        needed = inverted_bytes(n, nnz, n_items, 1) + k * _BYTES_PER_SLOT
+        needed = inverted_bytes(n, nnz, n_items, 1, per_user) + k * _BYTES_PER_SLOT
         raise MemoryBudgetError(
             f"nearest_neighbors (inverted index, {n:,} users) needs at least {needed:,} bytes "
             f"of working memory (index, one counter of n int32 and one row of keys), more than "
@@ -87,22 +101,32 @@ def _plan(n: int, nnz: int, n_items: int, k: int, memory_budget: int | None) -> 
     return threads, int(min(n, rows))
 
 
-def jaccard_top_k_keys(
+#: The masked metrics the inverted index computes, by kernel code.
+MASKED_CODES = {"euclidean": 0, "euclidean_rms": 1, "cosine": 2}
+
+
+def top_k_keys(
     matrix: sp.csr_matrix,
     k: int,
     allowed: np.ndarray | None,
+    metric: str,
     fallback: float,
+    *,
+    min_overlap: int = 1,
+    shrinkage: float = 0.0,
     memory_budget: int | None = None,
     on_block: Callable[[int], None] | None = None,
 ) -> np.ndarray:
     """Sorted (n, k) uint64 keys ``float32 distance bits << 32 | index`` of each user's k
-    nearest other allowed users by Jaccard distance, empty slots :data:`_EMPTY`.
+    nearest other allowed users, empty slots :data:`_EMPTY`.
 
-    ``matrix``: users x items CSR with no stored zeros (its pattern is what counts);
-    ``allowed``: boolean mask of the users who may be neighbours (None: all); ``fallback``:
-    the distance between two users who both have no rating. Query rows are processed in
-    blocks whose size (and the thread count) follow ``memory_budget``; ``on_block(done)``
-    is called after each block (progress).
+    ``matrix``: users x items CSR with no stored zeros; ``allowed``: boolean mask of the
+    users who may be neighbours (None: all); ``metric``: ``"jaccard"`` or one of
+    :data:`MASKED_CODES`; ``fallback``: the undefined value (Jaccard: between two users who
+    both have no rating; the masked metrics: a pair with fewer than ``min_overlap`` co-rated
+    movies, and the target of ``shrinkage``). Query rows are processed in blocks whose size
+    (and the thread count) follow ``memory_budget``; ``on_block(done)`` is called after
+    each block (progress).
 
     Internally users are renumbered hottest first (by how often the counting touches them:
     the sum of their movies' allowed raters), so the counters that nearly every query hits
@@ -112,32 +136,52 @@ def jaccard_top_k_keys(
     n, n_items = matrix.shape
     if n >= 2**31 - 1:
         raise ConfigError(f"the inverted-index search takes fewer than 2**31 users; got {n:,}")
+    jaccard = metric == "jaccard"
     indptr = matrix.indptr.astype(np.int64)
     indices = matrix.indices.astype(np.int32)
     sizes = np.diff(indptr)
     keep = np.ones(n, dtype=bool) if allowed is None else allowed
     order, position = _hot_first(indptr, indices, keep, n_items)
-    p_indptr, p_indices = _rows_in_order(indptr, indices, order)
+    rows_order = _rows_in_order(indptr, order)
+    p_indptr, p_indices = rows_order[0], indices[rows_order[1]]
     p_sizes = sizes[order].astype(np.int32)
-    item_indptr, item_users = _inverted_index(p_indptr, p_indices, keep[order], n_items)
+    item_indptr, item_rows, item_of = _inverted_index(p_indptr, p_indices, keep[order], n_items)
+    item_users = np.ascontiguousarray(item_rows.astype(np.int32))
     allowed_ids = np.flatnonzero(keep).astype(np.int32)
-    threads, block_rows = _plan(n, len(indices), n_items, k, memory_budget)
-    counter_type = np.uint16 if sizes.max(initial=0) < 2**16 else np.int32
-    counters = np.zeros((threads, n), dtype=counter_type)
+    per_user = _BYTES_PER_USER_THREAD if jaccard else _BYTES_PER_USER_THREAD_MASKED
+    threads, block_rows = _plan(n, len(indices), n_items, k, memory_budget, per_user)
     touched = np.empty((threads, n), dtype=np.int32)
     keys = np.empty((n, k), dtype=np.uint64)  # in the hot-first order, then put back
-    one_bits = int(np.float32(1.0).view(np.uint32))
     original = order.astype(np.int32)
+    fallback_bits = int(np.float32(fallback).view(np.uint32))
+    if jaccard:
+        counter_type = np.uint16 if sizes.max(initial=0) < 2**16 else np.int32
+        counters = np.zeros((threads, n), dtype=counter_type)
+        one_bits = int(np.float32(1.0).view(np.uint32))
+    else:
+        values = matrix.data.astype(np.float64)
+        p_values = values[rows_order[1]]
+        item_values = np.ascontiguousarray(p_values[item_of])
+        sums = np.zeros((threads, n, 4), dtype=np.float64)
     for start in range(0, n, block_rows):
         stop = min(start + block_rows, n)
-        _kernel(
-            start, stop, p_indptr, p_indices, p_sizes, item_indptr, item_users, original,
-            position, allowed_ids, counters, touched, keys[start:stop], one_bits,
-        )  # fmt: skip
+        if jaccard:
+            _kernel(
+                start, stop, p_indptr, p_indices, p_sizes, item_indptr, item_users, original,
+                position, allowed_ids, counters, touched, keys[start:stop], one_bits,
+            )  # fmt: skip
+        else:
+            _masked_kernel(
+                start, stop, p_indptr, p_indices, p_values, item_indptr, item_users,
+                item_values, original, position, allowed_ids, sums, touched,
+                keys[start:stop], MASKED_CODES[metric], float(fallback), fallback_bits,
+                int(min_overlap), float(shrinkage),
+            )  # fmt: skip
         if on_block is not None:
             on_block(stop)
     keys = keys[position]
-    _fill_users_without_ratings(keys, sizes, allowed_ids, k, fallback)
+    if jaccard:
+        _fill_users_without_ratings(keys, sizes, allowed_ids, k, fallback)
     return keys
 
 
@@ -156,28 +200,27 @@ def _hot_first(
     return order, position
 
 
-def _rows_in_order(
-    indptr: np.ndarray, indices: np.ndarray, order: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The CSR pattern with its rows in ``order``."""
+def _rows_in_order(indptr: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The CSR row pointers with the rows in ``order``, and where each entry comes from."""
     lengths = np.diff(indptr)[order]
     new_indptr = np.zeros(len(order) + 1, dtype=np.int64)
     np.cumsum(lengths, out=new_indptr[1:])
     starts = np.repeat(indptr[order] - new_indptr[:-1], lengths)
-    return new_indptr, indices[starts + np.arange(new_indptr[-1])]
+    return new_indptr, starts + np.arange(new_indptr[-1])
 
 
 def _inverted_index(
     indptr: np.ndarray, indices: np.ndarray, keep: np.ndarray, n_items: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """item -> the allowed rows that rated it, rows ascending (a stable sort by item)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """item -> the allowed rows that rated it, rows ascending (a stable sort by item), and
+    for each of its entries the position of that rating in the CSR."""
     rows = np.repeat(np.arange(len(indptr) - 1, dtype=np.int32), np.diff(indptr))
-    chosen = keep[rows]
-    items, users = indices[chosen], rows[chosen]
-    order = np.argsort(items, kind="stable")
+    chosen = np.flatnonzero(keep[rows])
+    items = indices[chosen]
+    order = chosen[np.argsort(items, kind="stable")]
     item_indptr = np.zeros(n_items + 1, dtype=np.int64)
     np.cumsum(np.bincount(items, minlength=n_items), out=item_indptr[1:])
-    return item_indptr, np.ascontiguousarray(users[order])
+    return item_indptr, rows[order], order
 
 
 def _fill_users_without_ratings(
@@ -300,4 +343,102 @@ def _kernel(
             _query(
                 u, p_indptr, p_indices, sizes, item_indptr, item_users, original, position,
                 allowed_ids, counter, seen, keys[u - start], one_bits,
+            )  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _masked_query(
+    u, p_indptr, p_indices, p_values, item_indptr, item_users, item_values, original,
+    position, allowed_ids, sums, touched, heap, code, fallback, fallback_bits, min_overlap,
+    shrinkage,
+):  # fmt: skip
+    """The k smallest keys of the user at position u by a masked metric (code 0 euclidean,
+    1 euclidean_rms, 2 cosine), with the policy's weight ``c / (c + shrinkage)`` (0 below
+    ``min_overlap``) toward ``fallback``; the operations of engine.py, in its order."""
+    empty = np.uint64(0x7F800000_FFFFFFFF)
+    high = np.uint64(32)
+    for j in range(heap.shape[0]):
+        heap[j] = empty
+    n_touched = 0
+    for p in range(p_indptr[u], p_indptr[u + 1]):
+        item = p_indices[p]
+        mine = p_values[p]
+        for q in range(item_indptr[item], item_indptr[item + 1]):
+            v = item_users[q]
+            theirs = item_values[q]
+            if sums[v, 0] == 0.0:
+                touched[n_touched] = v
+                n_touched += 1
+            sums[v, 0] += 1.0
+            sums[v, 1] += mine * theirs
+            sums[v, 2] += mine * mine
+            sums[v, 3] += theirs * theirs
+    worst = heap[0] >> high
+    for t in range(n_touched):
+        v = touched[t]
+        if v == u:
+            continue
+        overlap = sums[v, 0]
+        dot = sums[v, 1]
+        if code == 2:
+            norms = np.sqrt(sums[v, 2] * sums[v, 3])
+            similarity = dot / norms if norms > 0 else 0.0
+            similarity = min(max(similarity, -1.0), 1.0)
+            distance = 1.0 - similarity
+        else:
+            squared = sums[v, 2] + sums[v, 3]
+            squared -= 2.0 * dot
+            squared = max(squared, 0.0)
+            if code == 1:
+                squared = squared / overlap if overlap > 0 else 0.0
+            distance = np.sqrt(squared)
+        weight = overlap / (overlap + shrinkage) if shrinkage > 0 else 1.0
+        if overlap < min_overlap:
+            weight = 0.0
+        distance *= weight
+        distance += (1.0 - weight) * fallback
+        bits = np.uint64(np.float32(distance).view(np.uint32))
+        if bits > worst:
+            continue
+        key = (bits << high) | np.uint64(original[v])
+        if key < heap[0]:
+            _sift_down(heap, key)
+            worst = heap[0] >> high
+    # users sharing no movie are at the undefined value: the smallest-index ones, if they fit
+    pad_high = np.uint64(fallback_bits) << high
+    if heap[0] >= pad_high:
+        me = original[u]
+        for a in range(allowed_ids.shape[0]):
+            v = allowed_ids[a]
+            if v == me or sums[position[v], 0] != 0.0:
+                continue
+            key = pad_high | np.uint64(v)
+            if key >= heap[0]:
+                break
+            _sift_down(heap, key)
+    for t in range(n_touched):
+        w = touched[t]
+        sums[w, 0] = 0.0
+        sums[w, 1] = 0.0
+        sums[w, 2] = 0.0
+        sums[w, 3] = 0.0
+    heap.sort()
+
+
+@numba.njit(cache=True, nogil=True, parallel=True, boundscheck=False)
+def _masked_kernel(
+    start, stop, p_indptr, p_indices, p_values, item_indptr, item_users, item_values,
+    original, position, allowed_ids, sums, touched, keys, code, fallback, fallback_bits,
+    min_overlap, shrinkage,
+):  # fmt: skip
+    """:func:`_kernel` for the masked metrics."""
+    threads = sums.shape[0]
+    for t in numba.prange(threads):
+        mine = sums[t]
+        seen = touched[t]
+        for u in range(start + t, stop, threads):
+            _masked_query(
+                u, p_indptr, p_indices, p_values, item_indptr, item_users, item_values,
+                original, position, allowed_ids, mine, seen, keys[u - start], code, fallback,
+                fallback_bits, min_overlap, shrinkage,
             )  # fmt: skip

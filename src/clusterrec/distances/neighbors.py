@@ -40,6 +40,9 @@ NEIGHBOR_METHODS = ("auto", "blocked", "inverted")
 #: ``method="auto"`` takes the inverted index (Jaccard) from this many users on: below it the
 #: blocked search takes milliseconds and the first call needs no compilation.
 _INVERTED_MIN_USERS = 4096
+#: Metrics the inverted index computes (the masked ones only when asked: their sums come in
+#: another order than the blocks', so with ratings off a grid the last bits may differ).
+_INVERTED_METRICS = ("jaccard", "euclidean", "euclidean_rms", "cosine")
 
 logger = logging.getLogger("clusterrec")
 
@@ -88,9 +91,9 @@ def nearest_neighbors(
         raise ConfigError(
             f"method={method!r} is not known; accepted values: {', '.join(NEIGHBOR_METHODS)}"
         )
-    if method == "inverted" and name != "jaccard":
+    if method == "inverted" and name not in _INVERTED_METRICS:
         raise ConfigError(
-            f'method="inverted" computes Jaccard only; got metric={name!r} '
+            f'method="inverted" computes {", ".join(_INVERTED_METRICS)}; got metric={name!r} '
             f'(use method="blocked" or "auto")'
         )
     _check_memory_budget(memory_budget)
@@ -186,7 +189,7 @@ def _inverted_neighbors(
     memory_budget: int | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """nearest_neighbors through the inverted index, group by group."""
-    from clusterrec.distances.inverted import jaccard_top_k_keys
+    from clusterrec.distances.inverted import top_k_keys
 
     n = matrix.shape[0]
     fallback = policy.fallback
@@ -197,7 +200,16 @@ def _inverted_neighbors(
         whole = len(members) == n
         group = matrix if whole else matrix[members]
         group_allowed = None if allowed is None else allowed[members]
-        keys = jaccard_top_k_keys(group, k, group_allowed, fallback, memory_budget)
+        keys = top_k_keys(
+            group,
+            k,
+            group_allowed,
+            policy.metric,
+            fallback,
+            min_overlap=policy.min_overlap,
+            shrinkage=policy.shrinkage,
+            memory_budget=memory_budget,
+        )
         local_idx, local_dist = _keys_to_result(keys)
         if whole:
             indices, distances = local_idx, local_dist
@@ -206,8 +218,9 @@ def _inverted_neighbors(
             indices[members] = np.where(found, members[np.maximum(local_idx, 0)], -1)
             distances[members] = local_dist
     logger.info(
-        "nearest_neighbors (inverted index): %s users, jaccard, k=%d, %.2f s",
+        "nearest_neighbors (inverted index): %s users, %s, k=%d, %.2f s",
         f"{n:,}",
+        policy.metric,
         k,
         time.perf_counter() - started,
     )
