@@ -226,3 +226,24 @@ def test_the_entry_point_the_sweep_and_the_estimator_pass_the_sample_size(groups
     np.testing.assert_array_equal(
         model.labels_, masked_kmeans(R, 4, "euclidean", sample_size=100).labels
     )
+
+
+def test_tables_over_the_budget_fall_back_to_the_engine_products(blurred, monkeypatch) -> None:
+    import clusterrec.clustering.kmeans as kmeans
+
+    expected = masked_kmeans(blurred, 3, "cosine", seed=1, sample_size=None)
+    monkeypatch.setattr(kmeans, "_TABLE_BUDGET", 0)
+    monkeypatch.setattr(kmeans, "_update_centers", _counted(kmeans._update_centers))
+    result = masked_kmeans(blurred, 3, "cosine", seed=1, sample_size=None)
+    assert kmeans._update_centers.calls > 0
+    np.testing.assert_array_equal(result.labels, expected.labels)
+    assert result.objective == expected.objective
+
+
+def _counted(function):
+    def wrapper(*args, **kwargs):
+        wrapper.calls += 1
+        return function(*args, **kwargs)
+
+    wrapper.calls = 0
+    return wrapper

@@ -49,7 +49,8 @@ within about 1 % of the full form's; ``sample_size=None`` gives the full form at
 step's products are sparse x dense (``R @ means``: O(nnz·L), no index work) and the update is
 one ``bincount``: the same sums in the same order as the distances engine's sparse x sparse
 products, so the same labels to the last bit, at about a third of the time per step. Memory:
-about 40·m·L bytes during a step (48 MB for L=5 over 240,000 movies).
+about 40·m·L bytes during a step (48 MB for L=5 over 240,000 movies); beyond 512 MiB the
+engine's sparse products are used instead.
 """
 
 from __future__ import annotations
@@ -181,6 +182,9 @@ def _masked_kmeans(
                 f"sample_size={sample_size} is fewer than n_clusters={n_clusters}; give a "
                 "larger sample_size, or None to run every restart on all users"
             )
+    if products == "tables" and _TABLE_BYTES * matrix.shape[1] * n_clusters > _TABLE_BUDGET:
+        logger.debug("masked_kmeans: centroid tables over the budget; sparse products instead")
+        products = "engine"
     rng = np.random.default_rng(seed)
     started = time.perf_counter()
     options = _RunOptions(n_clusters, policy, max_iter, float(tol), leave_one_out, products)
@@ -204,6 +208,10 @@ def _masked_kmeans(
 _REFINE_STEPS = 5
 #: How a step computes its products (see :func:`_masked_kmeans`).
 _PRODUCTS = ("tables", "engine")
+#: Bytes per movie and centroid the tables take during a step, and the most they may take:
+#: beyond it (L x m over 13M, e.g. L=56 over 240,000 movies) the engine's sparse products.
+_TABLE_BYTES = 40
+_TABLE_BUDGET = 512 * 1024**2
 
 
 @dataclass(frozen=True)
