@@ -90,3 +90,33 @@ def test_cross_validation_html_is_the_summary_under_the_protocol() -> None:
     html = result._repr_html_()
     assert html.startswith("<p><em>Protocol: 2-fold cross-validation")
     assert "1.0000" in html and "0.8000" in html and ">bias<" in html
+
+
+def test_one_split_html_has_no_standard_deviations() -> None:
+    folds = pd.DataFrame(
+        [
+            {
+                "fold": 0,
+                "model": "bias",
+                "rmse": 0.9,
+                "mae": 0.7,
+                "fallback_share": 0.0,
+                "fit_seconds": 1.0,
+                "predict_seconds": 0.1,
+                "rank_seconds": 0.2,
+                "n_ranked_users": 3,
+            }
+        ]
+    )
+    result = CrossValidationResult(
+        folds,
+        1,
+        0,
+        10,
+        4.0,
+        "temporal",
+        {"protocol": "temporal", "description": "temporal: one cut"},
+    )
+    html = result._repr_html_()
+    assert "Protocol: temporal: one cut" in html and "0.9000" in html
+    assert "_std" not in html and "rmse_std" in result.to_frame().columns

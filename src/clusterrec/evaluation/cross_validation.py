@@ -120,10 +120,14 @@ class CrossValidationResult:
         return frame
 
     def _repr_html_(self) -> str:
-        """The summary table under its protocol sentence (how Jupyter shows the result)."""
+        """The summary table under its protocol sentence (how Jupyter shows the result); with
+        one split, without the standard deviations (undefined)."""
         from clusterrec._html import frame_html
 
-        return frame_html(self.to_frame(), f"Protocol: {self.protocol}")
+        frame = self.to_frame()
+        if self.n_folds == 1:
+            frame = frame.drop(columns=[c for c in frame.columns if c.endswith("_std")])
+        return frame_html(frame, f"Protocol: {self.protocol}")
 
     @property
     def protocol(self) -> str:
