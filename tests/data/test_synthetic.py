@@ -204,3 +204,29 @@ def test_generate_then_read_round_trip(tiny: np.ndarray, tmp_path) -> None:
         expected["movies"],
         expected["ratings"],
     )
+
+
+def test_movielens_shaped_csv_has_half_stars_and_reads_back(tmp_path) -> None:
+    """The ML-10M-shaped writer on the tiny size: MovieLens' columns, ratings 0.5..5 in half
+    stars (the 1..10 score halved, so each record matches the Dataset.npy draw), read back by
+    the MovieLens reader with every record kept."""
+    from clusterrec import read_ratings
+    from clusterrec.data.synthetic import generate_records, write_movielens_csv
+
+    path = write_movielens_csv(tmp_path / "ratings.csv", "tiny", seed=3)
+    frame = pd.read_csv(path)
+    assert list(frame.columns) == ["userId", "movieId", "rating", "timestamp"]
+    assert frame["rating"].between(0.5, 5).all() and ((frame["rating"] * 2) % 1 == 0).all()
+    scores = np.array([int(r.split(",")[2]) for r in generate_records("tiny", seed=3)])
+    np.testing.assert_array_equal(np.sort(frame["rating"] * 2), np.sort(scores))
+    ratings = read_ratings(path)
+    assert len(ratings) == len(frame) and ratings.scale.step == 0.5
+
+
+def test_the_ml10m_size_has_the_shape_of_movielens_10m() -> None:
+    from clusterrec.data.synthetic import SIZES
+
+    spec = SIZES["ml10m"]
+    assert spec.n_users == 69_878 and spec.n_catalogue == 10_677
+    assert 9.5e6 < spec.expected_ratings() < 10.5e6
+    assert spec.band.min_ratings == 20  # as in MovieLens-10M: every user has >= 20 ratings

@@ -23,7 +23,12 @@ def add_to(commands: argparse._SubParsersAction) -> None:
         description="Write generated ratings as a NumPy array of 'user,item,rating,date' "
         "strings, the format of the assignment's Dataset.npy.",
     )
-    parser.add_argument("--out", required=True, metavar="FILE", help="the .npy file to write")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE",
+        help="the .npy file to write (ml10m: a MovieLens ratings.csv, half stars)",
+    )
     parser.add_argument("--size", choices=list(SIZES), default="tiny", help="default: tiny")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--force", action="store_true", help="overwrite an existing FILE")
@@ -32,16 +37,26 @@ def add_to(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from clusterrec.data.synthetic import generate_records, write_dataset_npy
+    from clusterrec.data.synthetic import (
+        MOVIELENS_SIZES,
+        generate_records,
+        write_dataset_npy,
+        write_movielens_csv,
+    )
 
     out = Path(args.out)
     if out.exists() and not args.force:
         raise ClusterrecError(f"{out}: already exists; pass --force to overwrite it")
-    records = generate_records(args.size, seed=args.seed)
-    write_dataset_npy(out, records)
-    payload = {"path": str(out), "size": args.size, "seed": args.seed, "records": len(records)}
+    if args.size in MOVIELENS_SIZES:  # MovieLens' own layout, half stars
+        write_movielens_csv(out, args.size, seed=args.seed)
+        n_records = sum(1 for _ in out.open(encoding="utf-8")) - 1
+    else:
+        records = generate_records(args.size, seed=args.seed)
+        write_dataset_npy(out, records)
+        n_records = len(records)
+    payload = {"path": str(out), "size": args.size, "seed": args.seed, "records": n_records}
     if args.json:
         print_json(payload)
     else:
-        print(f"wrote {len(records):,} records ({args.size}, seed {args.seed}) to {out}")
+        print(f"wrote {n_records:,} records ({args.size}, seed {args.seed}) to {out}")
     return 0

@@ -23,7 +23,7 @@ __all__ = [
 
 
 #: Sizes of ``--generated`` (mirrors clusterrec.data.synthetic.SIZES, checked by a test).
-GENERATED_SIZES = ("tiny", "seed", "full")
+GENERATED_SIZES = ("tiny", "seed", "full", "ml10m")
 
 
 def add_to(commands: argparse._SubParsersAction) -> None:

@@ -57,11 +57,14 @@ __all__ = [
     "ActivityStratum",
     "SyntheticData",
     "SyntheticSize",
+    "MOVIELENS_SIZES",
     "cache_dir",
     "default_dataset_path",
+    "default_movielens_path",
     "generate_dataset",
     "generate_records",
     "write_dataset_npy",
+    "write_movielens_csv",
 ]
 
 FIRST_DATE = dt.date(1998, 1, 1)
@@ -183,7 +186,24 @@ SIZES: dict[str, SyntheticSize] = {
         popularity_exponent=_IMDB_POPULARITY_EXPONENT,
         popularity_offset=_IMDB_POPULARITY_OFFSET,
     ),
+    # The shape of MovieLens-10M (which cannot be downloaded here): 69,878 users, each with at
+    # least 20 ratings (a power law up to 7,359 whose mean, 142.9, gives ~10.0M ratings), over
+    # 10,677 movies with long-tailed popularity (the most popular ~32K ratings, the median
+    # ~210, 14 % under 100). Written as a MovieLens ratings.csv with half stars (0.5..5):
+    # :func:`write_movielens_csv`.
+    "ml10m": SyntheticSize(
+        name="ml10m",
+        light=ActivityStratum(n_users=0, min_ratings=1, max_ratings=19, exponent=1.0),
+        band=ActivityStratum(n_users=69_878, min_ratings=20, max_ratings=7_359, exponent=1.9),
+        heavy=ActivityStratum(n_users=0, min_ratings=7_360, max_ratings=7_360, exponent=1.0),
+        n_catalogue=10_677,
+        popularity_exponent=1.4,
+        popularity_offset=150.0,
+    ),
 }
+
+#: Sizes written as a MovieLens ratings.csv (half stars) rather than a Dataset.npy.
+MOVIELENS_SIZES = ("ml10m",)
 
 
 @dataclass(frozen=True)
@@ -208,6 +228,18 @@ def generate_dataset(size: str = "tiny", seed: int = 0) -> SyntheticData:
     """Generate a data set of the named size (see :data:`SIZES`) with its ground truth."""
     spec = _size_spec(size)
     rng = np.random.default_rng(seed)
+    user_of_rating, movies, ratings, days, taste_groups = _draw_all(rng, spec)
+    n_users = taste_groups.size
+    user_labels = _user_labels(rng, n_users)
+    movie_labels = _movie_labels(rng, spec.n_catalogue)
+    records = _format_records(user_labels, user_of_rating, movie_labels, movies, ratings, days)
+    return SyntheticData(records=records, user_labels=user_labels, taste_groups=taste_groups)
+
+
+def _draw_all(
+    rng: np.random.Generator, spec: SyntheticSize
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(user of each rating, movie rank, rating 1..10, day, taste group of each user)."""
     counts = _draw_activity(rng, spec)
     n_users = counts.size
     user_of_rating = np.repeat(np.arange(n_users), counts)
@@ -217,10 +249,41 @@ def generate_dataset(size: str = "tiny", seed: int = 0) -> SyntheticData:
     movies = _draw_movies(rng, user_of_rating, taste_groups, popularity, genres)
     ratings = _draw_ratings(rng, user_of_rating, movies, taste_groups, genres)
     days = _draw_days(rng, counts, user_of_rating)
-    user_labels = _user_labels(rng, n_users)
-    movie_labels = _movie_labels(rng, spec.n_catalogue)
-    records = _format_records(user_labels, user_of_rating, movie_labels, movies, ratings, days)
-    return SyntheticData(records=records, user_labels=user_labels, taste_groups=taste_groups)
+    return user_of_rating, movies, ratings, days, taste_groups
+
+
+def write_movielens_csv(path: str | os.PathLike, size: str = "ml10m", seed: int = 0) -> Path:
+    """Generated ratings as a MovieLens ``ratings.csv`` (userId, movieId, rating in half stars
+    0.5..5, timestamp), atomically: the same model as every size, the 1..10 score halved.
+    Returns the path; the count of rows is that of :data:`SIZES` ``[size]``."""
+    import pandas as pd
+
+    spec = _size_spec(size)
+    rng = np.random.default_rng(seed)
+    user_of_rating, movies, ratings, days, _ = _draw_all(rng, spec)
+    first = int(dt.datetime(FIRST_DATE.year, 1, 1, tzinfo=dt.timezone.utc).timestamp())
+    seconds = rng.integers(0, 86_400, size=days.size)
+    frame = pd.DataFrame(
+        {
+            "userId": user_of_rating + 1,
+            "movieId": movies + 1,
+            "rating": ratings.astype(np.float32) / 2,
+            "timestamp": first + days * 86_400 + seconds,
+        }
+    )
+    path = Path(path)
+    with atomic_write(path, "w") as handle:
+        frame.to_csv(handle, index=False, float_format="%.1f")
+    return path
+
+
+def default_movielens_path(size: str = "ml10m", seed: int = 0) -> Path:
+    """The generated MovieLens-shaped ``ratings.csv`` of ``size``, written once into the cache."""
+    path = cache_dir() / "generated" / f"{size}-seed{seed}" / "ratings.csv"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_movielens_csv(path, size, seed)
+    return path
 
 
 def write_dataset_npy(path: str | os.PathLike, records: np.ndarray) -> Path:

@@ -54,10 +54,15 @@ def resolve_input(data: Path | None, config: RunConfig) -> InputFile:
         path = builtin_files(config.data.builtin)[0]
         return InputFile(path, file_sha256(path), path.stat().st_size, builtin=config.data.builtin)
     if data is None:
-        from clusterrec.data.synthetic import default_dataset_path
+        from clusterrec.data.synthetic import (
+            MOVIELENS_SIZES,
+            default_dataset_path,
+            default_movielens_path,
+        )
 
         size = config.data.generated_size
-        data = default_dataset_path(size, seed=config.seed)
+        write = default_movielens_path if size in MOVIELENS_SIZES else default_dataset_path
+        data = write(size, seed=config.seed)
         generated = {"size": size, "seed": config.seed}
     data = Path(data)
     if not data.is_file():
