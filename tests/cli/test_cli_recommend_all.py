@@ -146,3 +146,41 @@ def test_a_bad_ratings_file_is_one_line_and_status_2(
     status, stdout, err = run(capsys, "recommend", str(model_dir), "--ratings", str(mine))
     assert status == 2 and stdout == ""
     assert expected in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_default_model_trains_saves_and_recommends_from_the_command_line(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """``train --model clusterrec`` saves the default model; ``recommend`` reads any saved
+    model by what its model.json names: the same list as the library's; --ratings, which it
+    cannot fold in, is one line and status 2."""
+    from clusterrec.models.cluster_hybrid import ClusterHybridRecommender
+    from clusterrec.models.registry import load_model
+
+    data = model_dir.parent / "u.data"
+    out = tmp_path / "default"
+    argv = ["train", str(data), "--model", "clusterrec", "--hybrid", "fast", "--clusters", "2"]
+    status, stdout, _ = run(capsys, *argv, "--out", str(out), "--no-progress", "--json")
+    assert status == 0 and json.loads(stdout)["ratings"] > 0
+    model = load_model(out)
+    assert isinstance(model, ClusterHybridRecommender)
+    status, stdout, _ = run(capsys, "recommend", str(out), "--user", "3", "-n", "4", "--json")
+    assert status == 0
+    listed = [row["item"] for row in json.loads(stdout)["recommendations"]]
+    assert listed == model.recommend("3", n=4)["item"].tolist()
+    new_user = tmp_path / "me.csv"
+    new_user.write_text("item,rating\n1,5\n2,4\n3,1\n")
+    status, _, err = run(capsys, "recommend", str(out), "--ratings", str(new_user))
+    assert status == 2 and "cannot fold in" in err and len(err.strip().splitlines()) == 1
+    assert isinstance(load_model(model_dir), ClusterNeighborRecommender)
+
+
+def test_load_model_names_a_folder_that_holds_no_model(tmp_path: Path) -> None:
+    from clusterrec.errors import DataError
+    from clusterrec.models.registry import load_model
+
+    with pytest.raises(DataError, match="no model.json"):
+        load_model(tmp_path)
+    (tmp_path / "model.json").write_text('{"format": "clusterrec.Nope"}')
+    with pytest.raises(DataError, match="holds clusterrec.Nope"):
+        load_model(tmp_path)

@@ -59,7 +59,7 @@ def add_to(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from clusterrec.errors import ConfigError
-    from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
+    from clusterrec.models.registry import load_model
 
     if args.n < 1:
         raise ConfigError(f"-n must be at least 1, not {args.n}")
@@ -67,9 +67,15 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--out goes with --all (one user's list is printed)")
     if args.out is not None:
         check_out(Path(args.out))
-    model = ClusterNeighborRecommender.load(args.model_dir)
+    model = load_model(args.model_dir)
     if args.all:
         return _run_all(args, model)
+    if args.ratings is not None and not hasattr(model, "recommend_new"):
+        raise ConfigError(
+            f"{args.model_dir}: a saved {type(model).__name__}, which cannot fold in a new "
+            "user yet; --ratings needs per-cluster networks (clusterrec train --model network, "
+            "or a run directory's model/), or give --user for a known user"
+        )
     if args.ratings is not None:
         table = model.recommend_new(read_new_user(Path(args.ratings)), n=args.n)
         who = f"the user of {args.ratings}"

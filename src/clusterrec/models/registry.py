@@ -4,6 +4,7 @@ know them."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from clusterrec.errors import ConfigError
 from clusterrec.models.recommender import Recommender
@@ -14,6 +15,7 @@ __all__ = [
     "MODEL_DESCRIPTIONS",
     "MODEL_NAMES",
     "comparison_models",
+    "load_model",
 ]
 
 #: The models :func:`comparison_models` builds, in table order.
@@ -97,3 +99,40 @@ def comparison_models(
     if unknown or not names:
         raise ConfigError(f"unknown models {unknown}; accepted: {', '.join(MODEL_NAMES)}")
     return {name: known[name] for name in names}
+
+
+#: The classes whose saved folders :func:`load_model` reads, by the name model.json gives.
+_SAVED_CLASSES = {
+    "ClusterHybridRecommender": "clusterrec.models.cluster_hybrid",
+    "ClusterNeighborRecommender": "clusterrec.models.cluster_neighbor",
+    "BiasBaseline": "clusterrec.models.baselines",
+    "GlobalMean": "clusterrec.models.baselines",
+    "UserKNN": "clusterrec.models.baselines",
+}
+
+
+def load_model(folder: str | Path) -> Recommender:
+    """The model saved in ``folder`` by any recommender's ``save``, read with the class that
+    wrote it (named in its model.json); a missing, damaged or foreign folder is a DataError
+    naming the folder."""
+    import importlib
+    import json
+
+    from clusterrec.errors import DataError
+
+    path = Path(folder) / "model.json"
+    if not path.is_file():
+        raise DataError(f"{folder}: not a saved clusterrec model (no model.json)")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"{folder}: damaged model folder (model.json: {error})") from None
+    found = meta.get("format") if isinstance(meta, dict) else None
+    kind = found[len("clusterrec.") :] if isinstance(found, str) else ""
+    if not (isinstance(found, str) and found.startswith("clusterrec.") and kind in _SAVED_CLASSES):
+        raise DataError(
+            f"{folder}: holds {found or 'no clusterrec model'!s}; saved models this clusterrec "
+            f"reads: {', '.join(_SAVED_CLASSES)}"
+        )
+    cls = getattr(importlib.import_module(_SAVED_CLASSES[kind]), kind)
+    return cls.load(folder)
