@@ -14,6 +14,7 @@ import pytest
 
 from clusterrec.errors import ConfigError
 from clusterrec.evaluation.splits import kfold_assignments
+from clusterrec.models import neighbour_features
 from clusterrec.models.cluster_hybrid import PART_NAMES, ClusterHybridRecommender
 from clusterrec.models.neighbour_features import (
     NeighbourIndex,
@@ -125,7 +126,8 @@ def test_unknown_parts_and_settings_are_config_errors() -> None:
 @pytest.mark.parametrize(
     "settings",
     [{"n_seeds": 0}, {"n_neighbors": 0}, {"epochs": 0}, {"n_factors": "x"},
-     {"user_mode": "bogus"}, {"n_feature_folds": 1}, {"lr": 0.0}],
+     {"user_mode": "bogus"}, {"n_feature_folds": 1}, {"lr": 0.0}, {"max_similar": 0},
+     {"max_similar": 19}],
 )  # fmt: skip
 def test_settings_out_of_range_are_config_errors_not_nan(settings: dict) -> None:
     ratings = random_ratings(20, 15, 0.4, seed=8)
@@ -138,3 +140,39 @@ def test_without_clusters_ignores_given_labels_neighbours_come_from_everyone() -
     labels = np.arange(ratings.n_users) % 2
     model = quick_model(without=("clusters",)).fit(ratings, labels=labels)
     assert (model.core_.labels == 0).all()
+
+
+def _today_user_similarity(binary, labels, max_similar):
+    """The similarity as it was built before the bounded form: the whole sparse product."""
+    dense = neighbour_features.jaccard_similarity(binary, labels).toarray()
+    return neighbour_features._Similarity(dense=dense)
+
+
+def _today_item_similarity(resid_ui, resid_iu, shrink, max_similar):
+    dense = neighbour_features.pearson_baseline_similarity(resid_ui, resid_iu, shrink).toarray()
+    return neighbour_features._Similarity(dense=dense)
+
+
+def test_small_data_predicts_exactly_as_with_the_whole_sparse_products(monkeypatch) -> None:
+    """Below the dense limit the similarities are built in row blocks, never pruned: the
+    predictions are those of the former whole-product form, bit for bit."""
+    ratings = random_ratings(40, 30, 0.4, seed=11)
+    pairs = (ratings.user_labels[ratings.user], ratings.item_labels[ratings.item])
+    now = quick_model().fit(ratings).predict(*pairs).rating
+    monkeypatch.setattr(neighbour_features, "user_similarity", _today_user_similarity)
+    monkeypatch.setattr(neighbour_features, "item_similarity", _today_item_similarity)
+    before = quick_model().fit(ratings).predict(*pairs).rating
+    np.testing.assert_array_equal(now, before)
+
+
+def test_the_bounded_form_fits_and_keeps_at_most_max_similar_per_row(monkeypatch) -> None:
+    monkeypatch.setattr(neighbour_features, "DENSE_SIMILARITY_LIMIT", 0)  # always pruned
+    ratings = random_ratings(40, 30, 0.4, seed=12)
+    model = ClusterHybridRecommender(
+        n_clusters=2, seed=0, settings={**QUICK, "max_similar": 20, "n_neighbors": 5}
+    ).fit(ratings)
+    for index in model.core_._prediction_indices():
+        for sim in (index.user_sim, index.item_sim):
+            assert sim.dense is None and np.diff(sim.pruned.indptr).max() <= 20
+    predicted = model.predict(ratings.user_labels[ratings.user], ratings.item_labels[ratings.item])
+    assert np.isfinite(predicted.rating).all()

@@ -212,6 +212,7 @@ _AT_LEAST = {
     "n_feature_folds": 2,
     "patience": 1,
     "n_snapshots": 1,
+    "max_similar": 1,
 }
 #: The core's settings that name a choice, and the accepted choices.
 _CHOICES = {"user_mode": ("raters", "fixed"), "predict_with": ("full", "parts")}
@@ -242,5 +243,11 @@ def _check_core_options(options: dict) -> None:
         value = options[name]
         if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
             raise ConfigError(f"setting {name} must be a number >= 0, not {value!r}")
+    if options["max_similar"] < max(options["n_neighbors"], options["n_item_neighbors"]):
+        raise ConfigError(
+            f"setting max_similar ({options['max_similar']}) must be at least n_neighbors and "
+            f"n_item_neighbors ({options['n_neighbors']}, {options['n_item_neighbors']}): "
+            f"fewer kept similarities would leave neighbour slots empty"
+        )
     if options["lr"] <= 0 or not options["val_fraction"] < 1 or options["mae_weight"] > 1:
         raise ConfigError("settings need lr > 0, val_fraction < 1 and mae_weight <= 1")

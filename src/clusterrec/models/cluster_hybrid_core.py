@@ -30,6 +30,12 @@ rating of i would be among the inputs). So the training ratings are split into
 Jaccard neighbours, item similarities, residuals) built on the other parts only, exactly as
 the features of an unseen pair come from an index built on all training ratings.
 
+**Bounded similarities.** Up to ``DENSE_SIMILARITY_LIMIT`` (12,000) users or movies a
+similarity is exact and dense (built in row blocks); above it each row keeps only its
+``max_similar`` largest entries (the users' Jaccard top-M through the distance engine, the
+items' pearson_baseline top-M item by item, see :mod:`~clusterrec.models.neighbour_features`),
+so an item neighbour of i among u's movies must be among i's M most similar.
+
 **Training.** Adam on big mini-batches of the precomputed feature tensors; loss 0.7 MSE +
 0.3 |error| (``mae_weight``); L2 per rating on the factor rows. The bias baseline enters as a
 fixed logit offset. The number of epochs is chosen by early stopping on a validation slice of
@@ -55,6 +61,7 @@ import torch
 from torch import nn
 
 from clusterrec.models.neighbour_features import (
+    DEFAULT_MAX_SIMILAR,
     FloatArray,
     IntArray,
     NeighbourIndex,
@@ -191,6 +198,7 @@ class HybridModel:
         predict_with: str = "full",
         n_snapshots: int = 3,
         mae_weight: float = 0.3,
+        max_similar: int = DEFAULT_MAX_SIMILAR,
         parts: Parts = Parts(),
     ) -> None:
         self.params = dict(
@@ -216,6 +224,7 @@ class HybridModel:
             predict_with=predict_with,
             n_snapshots=n_snapshots,
             mae_weight=mae_weight,
+            max_similar=max_similar,
         )
         self.parts = parts
         self.__dict__.update(self.params)
@@ -290,6 +299,7 @@ class HybridModel:
             user_mode=self.user_mode,
             unit=self.unit,
             keep_indices=self.predict_with == "parts",
+            max_similar=self.max_similar,
         )
         if self.predict_with == "parts":
             self._indices = indices
@@ -495,7 +505,12 @@ class HybridModel:
         deterministically after loading."""
         if not self._indices:
             u, i, r = self.train
-            build = dict(shrink=self.shrink, user_mode=self.user_mode, k_user=self.n_neighbors)
+            build = dict(
+                shrink=self.shrink,
+                user_mode=self.user_mode,
+                k_user=self.n_neighbors,
+                max_similar=self.max_similar,
+            )
             if self.predict_with == "parts":
                 part = feature_parts(len(u), self.n_feature_folds, self.seed)
                 subsets = [part != p for p in range(self.n_feature_folds)]
