@@ -105,9 +105,15 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     elif args.data is None:
+        size = config.data.generated_size
+        shape = (
+            "in the shape of MovieLens-10M (a ratings.csv, half stars)"
+            if size == "ml10m"
+            else "in the assignment's format"
+        )
         print(
-            f"clusterrec: no DATA given; using generated data ({config.data.generated_size} "
-            f"size, seed {config.seed}) in the assignment's format",
+            f"clusterrec: no DATA given; using generated data ({size} size, seed "
+            f"{config.seed}) {shape}",
             file=sys.stderr,
         )
     if args.dry_run:
