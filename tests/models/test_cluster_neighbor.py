@@ -341,3 +341,27 @@ def test_progress_is_told_each_cluster() -> None:
     steps: list[str] = []
     small_model(progress=steps.append).fit(random_ratings())
     assert steps == ["training cluster 1/2", "training cluster 2/2"]
+
+
+def test_max_rows_bounds_each_cluster_s_training_rows_and_every_user_is_still_predicted(
+    tmp_path: Path,
+) -> None:
+    ratings = helpers.random_ratings(60, 40, 0.5, seed=8, cover=True)
+    fast = dict(PRESETS["default"].as_dict(), epochs=2, hidden=(4,))
+    fast["hidden"] = tuple(fast["hidden"])
+    config = PRESETS["default"].__class__(**fast)
+    capped = ClusterNeighborRecommender(2, seed=0, config=config, max_rows=50).fit(ratings)
+    full = ClusterNeighborRecommender(2, seed=0, config=config).fit(ratings)
+    assert all(s.rows == 50 for s in capped.summaries_)  # every cluster has more than 50
+    assert all(s.rows > 50 for s in full.summaries_)
+    users = np.repeat(np.arange(60), 2)
+    items = np.tile([0, 1], 60)
+    assert np.isfinite(capped.predict_codes(users, items).rating).all()
+    again = ClusterNeighborRecommender(2, seed=0, config=config, max_rows=50).fit(ratings)
+    np.testing.assert_array_equal(
+        again.predict_codes(users, items).rating, capped.predict_codes(users, items).rating
+    )
+    loaded = ClusterNeighborRecommender.load(capped.save(tmp_path / "m"))
+    assert loaded.max_rows == 50
+    with pytest.raises(ConfigError, match="max_rows"):
+        ClusterNeighborRecommender(2, max_rows=0).fit(ratings)

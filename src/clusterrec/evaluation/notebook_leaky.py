@@ -95,6 +95,7 @@ def notebook_leaky(
     include_self: bool = True,
     labels: np.ndarray | None = None,
     epochs: int | None = None,
+    max_rows: int | None = None,
     seed: int = 0,
 ) -> LeakyResult:
     """The notebook's evaluation (see the module docstring): LEAKY when ``include_self``.
@@ -103,7 +104,8 @@ def notebook_leaky(
     ``labels``: the users' clusters (one label per user, ``0..n_clusters-1``), so that the
     comparison with an honest protocol runs on the same clusters; None clusters the users
     here by Jaccard distance (k-medoids, ``seed``). ``epochs``: instead of the preset's (the
-    run passes the epochs its honest networks trained, so both train alike).
+    run passes the epochs its honest networks trained, so both train alike). ``max_rows``: each
+    cluster's network trains on at most this many of its training rows (a seeded sample).
     """
     from clusterrec.clustering.entry import cluster_users
     from clusterrec.models.inputs import RatingLookup, rated_pairs
@@ -139,6 +141,8 @@ def notebook_leaky(
         shuffled = rng.permutation(members)
         n_test = max(1, int(round(test_share * len(members))))
         test, train = shuffled[:n_test], shuffled[n_test:]
+        if max_rows is not None and len(train) > max_rows:
+            train = train[:max_rows]  # already a seeded random order
         fitted = train_network(features[train], truth[train], config, seed=seed + cluster)
         network = build_network(features.shape[1], config.hidden)
         network.load_state_dict(fitted.state_dict)

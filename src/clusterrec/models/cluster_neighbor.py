@@ -86,6 +86,9 @@ class ClusterNeighborRecommender(Recommender):
         progress: False (silent), True (a bar over clusters while training) or a callable
             told ``"training cluster a/L"`` (see :mod:`clusterrec._progress`).
         config: a full `NetworkConfig` instead of a preset.
+        max_rows: each cluster's network trains on at most this many of its training rows, a
+            seeded sample (None: all). Bounds a fit on large data (the network's few thousand
+            weights do not need millions of rows); every user is still predicted.
 
     ``fit(ratings, labels=...)`` and ``fit_user_split(ratings, labels=...)`` take a clustering
     made elsewhere (one label 0..L-1 per user of ``ratings``, in the order of
@@ -104,6 +107,7 @@ class ClusterNeighborRecommender(Recommender):
         *,
         progress: ProgressArg = False,
         config: NetworkConfig | None = None,
+        max_rows: int | None = None,
     ) -> None:
         self.n_clusters = n_clusters
         self.n_neighbors = n_neighbors
@@ -111,6 +115,7 @@ class ClusterNeighborRecommender(Recommender):
         self.seed = seed
         self.progress = progress
         self.config = config
+        self.max_rows = max_rows
 
     # -- fitting ----------------------------------------------------------------------------------
 
@@ -201,6 +206,9 @@ class ClusterNeighborRecommender(Recommender):
             raise ConfigError(f"n_clusters={self.n_clusters} exceeds the {n_users} users")
         if int(k) != k or k < 1:
             raise ConfigError(f"n_neighbors must be a whole number >= 1, not {k!r}")
+        rows = self.max_rows
+        if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int) or rows < 1):
+            raise ConfigError(f"max_rows must be a whole number >= 1 or None, not {rows!r}")
 
     def _set_matrix(self, R: sp.csr_matrix) -> None:
         self.matrix_ = sp.csr_matrix(R, dtype=np.float32)
@@ -221,6 +229,12 @@ class ClusterNeighborRecommender(Recommender):
         trainers = members[self.training_users_[members]]
         validation_users = _validation_users(trainers, config.validation_share, split_seed)
         users, items, targets = rated_pairs(R, trainers)
+        if self.max_rows is not None and len(users) > self.max_rows:
+            chosen = np.random.default_rng([split_seed, 1]).choice(
+                len(users), size=self.max_rows, replace=False
+            )
+            chosen.sort()
+            users, items, targets = users[chosen], items[chosen], targets[chosen]
         X, evidence = self.features(users, items)
         y = self._targets(users, items, targets)
         in_validation = np.isin(users, validation_users)
@@ -494,6 +508,7 @@ class ClusterNeighborRecommender(Recommender):
                 "n_neighbors": self.n_neighbors,
                 "preset": self.preset,
                 "seed": self.seed,
+                "max_rows": self.max_rows,
             },
             "config": self.config_.as_dict(),
             "scale": [self.scale_.low, self.scale_.high, self.scale_.step],

@@ -248,6 +248,12 @@ class ModelConfig:
         default="default", metadata=_doc("network preset: " + " | ".join(PRESET_NAMES))
     )
     test_share: float = field(default=0.2, metadata=_doc("share of each cluster's users held out"))
+    max_rows: int = field(
+        default=500_000,
+        metadata=_doc(
+            "each cluster's network trains on at most this many rows (seeded sample; 0: all)"
+        ),
+    )
     leaky_comparison: bool = field(
         default=True,
         metadata=_doc(
@@ -261,6 +267,7 @@ class ModelConfig:
         if self.n_neighbors is not None:
             _at_least(self.n_neighbors, 1, "model", "n_neighbors")
         _one_of(self.preset, PRESET_NAMES, "model", "preset")
+        _at_least(self.max_rows, 0, "model", "max_rows")
         if not 0 < self.test_share < 1:
             raise ConfigError(f"[model] test_share must be between 0 and 1, not {self.test_share}")
 

@@ -35,7 +35,8 @@ _GIB = 1024**3
 # Seconds per unit of work, measured on this project's 2-core machine (one thread).
 _PAIR_SECONDS = 3.75e-8  # one user pair of a dense distance matrix, per 208 ratings a user
 _KMEANS_SECONDS = 7.8e-7  # one rating, one L, one restart of masked k-means
-_NETWORK_SECONDS = 5e-5  # one rating through the per-cluster networks, one protocol
+_NETWORK_SECONDS = 4.5e-5  # one training row of the per-cluster networks, one protocol
+_FEATURE_SECONDS = 5e-6  # one rating's neighbour features and prediction
 _KFOLD_SECONDS = {  # one training rating of one fold, per model
     "clusterrec": 1.4e-4,
     "network": 4.5e-5,
@@ -197,13 +198,19 @@ def plan_run(shape: DataShape, config: RunConfig) -> RunPlan:
     )
     k = config.model.n_neighbors or 20
     leaky = 2 if config.model.leaky_comparison else 1
+    L = config.model.n_clusters
+    cap = config.model.max_rows
+    capped = 0 < cap < r / L
+    trained = min(r, L * cap) if cap else r
     stages.append(
         StagePlan(
             "networks",
             f"k = {k} neighbours in blocks, one network per cluster"
+            + (f" on at most {cap:,} rows each (seeded)" if capped else "")
             + (" (and the notebook's leaky protocol)" if leaky == 2 else ""),
-            data_bytes + 8 * (3 * k + 3) * r,
-            _NETWORK_SECONDS * r * leaky,
+            data_bytes + 8 * (3 * k + 3) * min(r, 2 * trained),
+            _NETWORK_SECONDS * trained * leaky + _FEATURE_SECONDS * r,
+            bounded=capped,
         )
     )
     stages.append(_kfold_plan(shape, config, budget, data_bytes))

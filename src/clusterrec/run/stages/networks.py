@@ -107,6 +107,7 @@ def model_params(config: RunConfig) -> dict:
         "n_clusters": config.model.n_clusters,
         "n_neighbors": config.model.n_neighbors,
         "preset": config.model.preset,
+        "max_rows": config.model.max_rows,
         "seed": config.seed,
     }
 
@@ -144,6 +145,7 @@ def compute_networks(
         preset=config.model.preset,
         seed=config.seed,
         progress=progress,
+        max_rows=config.model.max_rows or None,
     )
     result = evaluate_user_split(model, ratings, config.model.test_share, labels=labels)
     table = pd.concat(
@@ -181,6 +183,7 @@ def _leaky_comparison(
         preset=config.model.preset,
         labels=labels,
         epochs=max((c.epochs for c in model.summaries_), default=None) or None,
+        max_rows=config.model.max_rows or None,
         seed=config.seed,
     )
     return result.as_dict()
