@@ -191,8 +191,8 @@ def _random_users(n: int, m: int, per_user: int, seed: int) -> sp.csr_matrix:
 def test_auto_takes_the_inverted_index_for_jaccard_on_many_users(monkeypatch):
     R = _random_users(5000, 3000, 3, seed=0)
     calls = []
-    real = inverted.top_k_keys
-    monkeypatch.setattr(inverted, "top_k_keys", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    real = inverted.top_k
+    monkeypatch.setattr(inverted, "top_k", lambda *a, **kw: calls.append(1) or real(*a, **kw))
     auto = nearest_neighbors(R, "jaccard", 5)
     assert calls, "auto did not take the inverted index"
     groups = np.arange(5000) % 3

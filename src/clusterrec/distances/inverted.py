@@ -10,7 +10,7 @@ index); a user with fewer than k users sharing a movie is padded exactly as the 
 search pads them: with the smallest-index other users at distance 1 (the undefined value
 between two users without ratings), then index -1 and +inf when the candidates run out.
 
-Internal: :func:`clusterrec.distances.nearest_neighbors` calls :func:`top_k_keys`
+Internal: :func:`clusterrec.distances.nearest_neighbors` calls :func:`top_k`
 (``method="inverted"``, or ``"auto"`` when it is the cheaper exact path).
 """
 
@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from clusterrec.errors import ConfigError, MemoryBudgetError
 
-__all__ = ["MASKED_CODES", "inverted_bytes", "pair_work", "top_k_keys"]
+__all__ = ["MASKED_CODES", "inverted_bytes", "pair_work", "top_k"]
 
 #: Key of an empty slot (same value as in neighbors.py): after every candidate.
 _EMPTY = np.uint64(0x7F800000_FFFFFFFF)
@@ -98,14 +98,14 @@ def _plan(
             f"memory_budget={int(memory_budget):,}; raise memory_budget (the result itself "
             f"takes a further {12 * n * k:,} bytes)"
         )
-    return threads, int(min(n, rows))
+    return threads, int(max(1, min(n, rows)))
 
 
 #: The masked metrics the inverted index computes, by kernel code.
 MASKED_CODES = {"euclidean": 0, "euclidean_rms": 1, "cosine": 2}
 
 
-def top_k_keys(
+def top_k(
     matrix: sp.csr_matrix,
     k: int,
     allowed: np.ndarray | None,
@@ -116,9 +116,9 @@ def top_k_keys(
     shrinkage: float = 0.0,
     memory_budget: int | None = None,
     on_block: Callable[[int], None] | None = None,
-) -> np.ndarray:
-    """Sorted (n, k) uint64 keys ``float32 distance bits << 32 | index`` of each user's k
-    nearest other allowed users, empty slots :data:`_EMPTY`.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's k nearest other allowed users: int64 (n, k) indices (-1: empty slot) and
+    float32 (n, k) distances (+inf), nearest first, ties to the smaller index.
 
     ``matrix``: users x items CSR with no stored zeros; ``allowed``: boolean mask of the
     users who may be neighbours (None: all); ``metric``: ``"jaccard"`` or one of
@@ -137,6 +137,8 @@ def top_k_keys(
     if n >= 2**31 - 1:
         raise ConfigError(f"the inverted-index search takes fewer than 2**31 users; got {n:,}")
     jaccard = metric == "jaccard"
+    if not matrix.has_sorted_indices:  # _shared merges sorted rows
+        matrix = matrix.sorted_indices()
     indptr = matrix.indptr.astype(np.int64)
     indices = matrix.indices.astype(np.int32)
     sizes = np.diff(indptr)
@@ -146,12 +148,19 @@ def top_k_keys(
     p_indptr, p_indices = rows_order[0], indices[rows_order[1]]
     p_sizes = sizes[order].astype(np.int32)
     item_indptr, item_rows, item_of = _inverted_index(p_indptr, p_indices, keep[order], n_items)
+    if jaccard:  # each movie's raters by (number of ratings, index): see _query
+        entry_item = np.repeat(np.arange(n_items), np.diff(item_indptr))
+        by_size = np.lexsort((order[item_rows], p_sizes[item_rows], entry_item))
+        item_rows, item_of = item_rows[by_size], item_of[by_size]
     item_users = np.ascontiguousarray(item_rows.astype(np.int32))
+    item_sizes = p_sizes[item_users]  # sorted within each movie for Jaccard
     allowed_ids = np.flatnonzero(keep).astype(np.int32)
     per_user = _BYTES_PER_USER_THREAD if jaccard else _BYTES_PER_USER_THREAD_MASKED
     threads, block_rows = _plan(n, len(indices), n_items, k, memory_budget, per_user)
     touched = np.empty((threads, n), dtype=np.int32)
-    keys = np.empty((n, k), dtype=np.uint64)  # in the hot-first order, then put back
+    indices = np.empty((n, k), dtype=np.int64)
+    distances = np.empty((n, k), dtype=np.float32)
+    block = np.empty((block_rows, k), dtype=np.uint64)  # keys of one block, hot-first order
     original = order.astype(np.int32)
     fallback_bits = int(np.float32(fallback).view(np.uint32))
     if jaccard:
@@ -167,22 +176,35 @@ def top_k_keys(
         stop = min(start + block_rows, n)
         if jaccard:
             _kernel(
-                start, stop, p_indptr, p_indices, p_sizes, item_indptr, item_users, original,
-                position, allowed_ids, counters, touched, keys[start:stop], one_bits,
+                start, stop, p_indptr, p_indices, p_sizes, item_indptr, item_users,
+                item_sizes, original, position, allowed_ids, counters, touched, block,
+                one_bits,
             )  # fmt: skip
         else:
             _masked_kernel(
                 start, stop, p_indptr, p_indices, p_values, item_indptr, item_users,
                 item_values, original, position, allowed_ids, sums, touched,
-                keys[start:stop], MASKED_CODES[metric], float(fallback), fallback_bits,
+                block, MASKED_CODES[metric], float(fallback), fallback_bits,
                 int(min_overlap), float(shrinkage),
             )  # fmt: skip
+        rows = original[start:stop]
+        indices[rows], distances[rows] = _keys_to_result(block[: stop - start])
         if on_block is not None:
             on_block(stop)
-    keys = keys[position]
     if jaccard:
-        _fill_users_without_ratings(keys, sizes, allowed_ids, k, fallback)
-    return keys
+        empty = np.flatnonzero(sizes == 0)
+        if empty.size:
+            keys = _keys_of_users_without_ratings(empty, sizes, allowed_ids, k, fallback)
+            indices[empty], distances[empty] = _keys_to_result(keys)
+    return indices, distances
+
+
+def _keys_to_result(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted keys as int64 indices (-1 for an empty slot) and float32 distances (+inf)."""
+    distances = (keys >> np.uint64(32)).astype(np.uint32).view(np.float32)
+    indices = (keys & _INDEX_MASK).astype(np.int64)
+    indices[keys == _EMPTY] = -1
+    return indices, distances
 
 
 def _hot_first(
@@ -223,15 +245,12 @@ def _inverted_index(
     return item_indptr, rows[order], order
 
 
-def _fill_users_without_ratings(
-    keys: np.ndarray, sizes: np.ndarray, allowed_ids: np.ndarray, k: int, fallback: float
-) -> None:
-    """A user without ratings shares nothing: every allowed user with ratings is at 1 and
-    every other allowed user without ratings at ``fallback``; the k smallest keys of those,
-    self left out. The same few candidates serve every such user."""
-    empty = np.flatnonzero(sizes == 0)
-    if not empty.size:
-        return
+def _keys_of_users_without_ratings(
+    empty: np.ndarray, sizes: np.ndarray, allowed_ids: np.ndarray, k: int, fallback: float
+) -> np.ndarray:
+    """Sorted keys of the users ``empty`` (no rating: they share nothing): every allowed
+    user with ratings is at 1 and every other allowed user without ratings at ``fallback``;
+    the k smallest keys of those, self left out. The same few candidates serve them all."""
     rated = allowed_ids[sizes[allowed_ids] > 0][:k]
     unrated = allowed_ids[sizes[allowed_ids] == 0][: k + 1]
     common = np.sort(
@@ -246,7 +265,7 @@ def _fill_users_without_ratings(
     hit_rows, hit_cols = np.nonzero(own[None, valid] == empty[:, None])
     position[hit_rows] = np.flatnonzero(valid)[hit_cols]
     slots = np.arange(k)[None, :]
-    keys[empty] = common[slots + (slots >= position[:, None])]
+    return common[slots + (slots >= position[:, None])]
 
 
 def _keys_at(distance: np.float32, users: np.ndarray) -> np.ndarray:
@@ -274,10 +293,87 @@ def _sift_down(heap: np.ndarray, key: np.uint64) -> None:
     heap[i] = key
 
 
+#: No size cutoff: every rater of the user's movies is counted.
+_NO_CUTOFF = 2**31 - 1
+#: Users with at most this many ratings first look for a size cutoff (see _size_cutoff).
+_CUTOFF_MAX_RATINGS = 16
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _shared(p_indptr, p_indices, u, v):
+    """Movies users u and v (positions) both rated: a merge of their sorted rows."""
+    a, a_end = p_indptr[u], p_indptr[u + 1]
+    b, b_end = p_indptr[v], p_indptr[v + 1]
+    shared = 0
+    while a < a_end and b < b_end:
+        x, y = p_indices[a], p_indices[b]
+        if x == y:
+            shared += 1
+            a += 1
+            b += 1
+        elif x < y:
+            a += 1
+        else:
+            b += 1
+    return shared
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _size_cutoff(
+    u, p_indptr, p_indices, sizes, item_indptr, item_users, original, counter, touched, heap,
+    pad_high,
+):  # fmt: skip
+    """The most ratings a user may have and still be among u's k nearest, from a first look.
+
+    For a user with few ratings: the exact distances to the first k + 1 raters of each of
+    u's movies (the raters with the fewest ratings) give k users at Jaccard similarity >= J
+    (the k-th best of them); a user v with |v| ratings has similarity at most |u| / |v| when
+    |v| >= |u|, so no user with more than |u| / J ratings can enter. The margin (J lowered by
+    1e-6) keeps every user whose float32 distance could tie. Returns _NO_CUTOFF when the
+    look finds fewer than k users nearer than 1 (then padding decides, which needs them all).
+    ``heap`` is left empty, the counter all zero.
+    """
+    empty = np.uint64(0x7F800000_FFFFFFFF)
+    size_u = sizes[u]
+    k = heap.shape[0]
+    if size_u > _CUTOFF_MAX_RATINGS:
+        return _NO_CUTOFF
+    n_seen = 0
+    for p in range(p_indptr[u], p_indptr[u + 1]):
+        item = p_indices[p]
+        lo, hi = item_indptr[item], item_indptr[item + 1]
+        for q in range(lo, min(hi, lo + k + 1)):
+            v = item_users[q]
+            if v == u or counter[v] != 0:
+                continue
+            counter[v] = 1
+            touched[n_seen] = v
+            n_seen += 1
+            shared = np.float64(_shared(p_indptr, p_indices, u, v))
+            union = np.float64(size_u + sizes[v]) - shared
+            bits = np.uint64(np.float32(1.0 - shared / union).view(np.uint32))
+            key = (bits << np.uint64(32)) | np.uint64(original[v])
+            if key < heap[0]:
+                _sift_down(heap, key)
+    for t in range(n_seen):
+        counter[touched[t]] = 0
+    cutoff = _NO_CUTOFF
+    if heap[0] < pad_high:
+        farthest = np.float64(
+            np.uint32(heap[0] >> np.uint64(32)).view(np.float32)
+        )  # the k-th distance found
+        similarity = 1.0 - farthest - 1e-6
+        if similarity > 0:
+            cutoff = min(_NO_CUTOFF, int(np.floor(size_u / similarity)))
+    for j in range(k):
+        heap[j] = empty
+    return cutoff
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def _query(
-    u, p_indptr, p_indices, sizes, item_indptr, item_users, original, position, allowed_ids,
-    counter, touched, heap, one_bits,
+    u, p_indptr, p_indices, sizes, item_indptr, item_users, item_sizes, original, position,
+    allowed_ids, counter, touched, heap, one_bits,
 ):  # fmt: skip
     """The k smallest keys of the user at position u into ``heap``, sorted; the counter is
     left all zero. Positions index the counters, ``original`` gives the keys' indices."""
@@ -287,11 +383,45 @@ def _query(
         heap[j] = empty
     size_u = sizes[u]
     if size_u == 0:
-        return  # filled in by _fill_users_without_ratings
+        return  # filled in by _keys_of_users_without_ratings
+    pad_high = np.uint64(one_bits) << high
+    if size_u == 1:
+        # One movie: every rater v shares exactly it, at 1 - 1/|v|, and its raters are
+        # listed by (|v|, index), so the distances only grow along the list: stop at the
+        # first that cannot enter. Kept when the k found are all nearer than 1, else the
+        # general path below decides (padding).
+        item = p_indices[p_indptr[u]]
+        lo, hi = item_indptr[item], item_indptr[item + 1]
+        if hi - lo > heap.shape[0]:
+            worst = heap[0] >> high
+            for q in range(lo, hi):
+                v = item_users[q]
+                if v == u:
+                    continue
+                union = np.float64(1 + sizes[v]) - 1.0
+                bits = np.uint64(np.float32(1.0 - 1.0 / union).view(np.uint32))
+                if bits > worst:
+                    break
+                key = (bits << high) | np.uint64(original[v])
+                if key < heap[0]:
+                    _sift_down(heap, key)
+                    worst = heap[0] >> high
+            if heap[0] < pad_high:
+                heap.sort()
+                return
+            for j in range(heap.shape[0]):
+                heap[j] = empty
+    cutoff = _size_cutoff(
+        u, p_indptr, p_indices, sizes, item_indptr, item_users, original, counter, touched,
+        heap, pad_high,
+    )  # fmt: skip
     n_touched = 0
     for p in range(p_indptr[u], p_indptr[u + 1]):
         item = p_indices[p]
-        for q in range(item_indptr[item], item_indptr[item + 1]):
+        lo, hi = item_indptr[item], item_indptr[item + 1]
+        if cutoff < _NO_CUTOFF:  # the raters with more ratings cannot enter (sorted by size)
+            hi = lo + np.searchsorted(item_sizes[lo:hi], cutoff, side="right")
+        for q in range(lo, hi):
             v = item_users[q]
             if counter[v] == 0:
                 touched[n_touched] = v
@@ -313,7 +443,6 @@ def _query(
             worst = heap[0] >> high
     # users sharing nothing are at distance 1: offer the smallest-index ones while they can
     # still enter (the heap is not full, or holds keys at distance 1 or more)
-    pad_high = np.uint64(one_bits) << high
     if heap[0] >= pad_high:
         me = original[u]
         for a in range(allowed_ids.shape[0]):
@@ -331,18 +460,19 @@ def _query(
 
 @numba.njit(cache=True, nogil=True, parallel=True, boundscheck=False)
 def _kernel(
-    start, stop, p_indptr, p_indices, sizes, item_indptr, item_users, original, position,
-    allowed_ids, counters, touched, keys, one_bits,
+    start, stop, p_indptr, p_indices, sizes, item_indptr, item_users, item_sizes, original,
+    position, allowed_ids, counters, touched, keys, one_bits,
 ):  # fmt: skip
-    """Positions start..stop-1, thread t taking every T-th of them (balanced, no queue)."""
+    """Positions start..stop-1, thread t taking every T-th of them (balanced, no queue);
+    the keys of position u go to row u - start of ``keys``."""
     threads = counters.shape[0]
     for t in numba.prange(threads):
         counter = counters[t]
         seen = touched[t]
         for u in range(start + t, stop, threads):
             _query(
-                u, p_indptr, p_indices, sizes, item_indptr, item_users, original, position,
-                allowed_ids, counter, seen, keys[u - start], one_bits,
+                u, p_indptr, p_indices, sizes, item_indptr, item_users, item_sizes, original,
+                position, allowed_ids, counter, seen, keys[u - start], one_bits,
             )  # fmt: skip
 
 

@@ -75,11 +75,13 @@ def nearest_neighbors(
     default the formulas as stated, ``shrinkage=0``; the run passes ``MEASURED_SHRINKAGE``).
 
     ``method``: ``"blocked"`` computes row blocks against all of the group's users
-    (O(n²) pairs); ``"inverted"`` (Jaccard only) counts each user's shared movies over the
-    raters of their own movies (O(sum over movies of raters²), numba, every core numba is
-    allowed: ``NUMBA_NUM_THREADS`` or ``numba.set_num_threads``), the only one that reaches
-    millions of users; ``"auto"`` (default) takes the inverted index for Jaccard from 4,096
-    users on when it does less work, else the blocks. Both give identical results.
+    (O(n²) pairs); ``"inverted"`` counts each user's shared movies over the raters of their
+    own movies (O(sum over movies of raters²), numba, every core numba is allowed:
+    ``NUMBA_NUM_THREADS`` or ``numba.set_num_threads``), the only one that reaches millions
+    of users; ``"auto"`` (default) takes the inverted index for Jaccard from 4,096 users on
+    when it does less work, else the blocks. Both give identical results for Jaccard; the
+    masked metrics go through the index only when asked (identical on integer and half-star
+    ratings, else up to the last bits of float rounding, the sums running in another order).
     ``memory_budget``: bytes of working memory beyond the input and the result (12·n·k
     bytes); it sets the block size (and, inverted, the threads), and a search that cannot
     fit even one row raises :class:`MemoryBudgetError`. None: blocks of about 256 MiB
@@ -189,34 +191,34 @@ def _inverted_neighbors(
     memory_budget: int | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """nearest_neighbors through the inverted index, group by group."""
-    from clusterrec.distances.inverted import top_k_keys
+    from clusterrec.distances.inverted import top_k
 
     n = matrix.shape[0]
-    fallback = policy.fallback
-    indices = np.full((n, k), -1, dtype=np.int64)
-    distances = np.full((n, k), np.inf, dtype=np.float32)
+    indices = distances = None
     started = time.perf_counter()
     for members in _group_members(groups, n):
         whole = len(members) == n
-        group = matrix if whole else matrix[members]
-        group_allowed = None if allowed is None else allowed[members]
-        keys = top_k_keys(
-            group,
+        local_idx, local_dist = top_k(
+            matrix if whole else matrix[members],
             k,
-            group_allowed,
+            None if allowed is None else allowed[members],
             policy.metric,
-            fallback,
+            policy.fallback,
             min_overlap=policy.min_overlap,
             shrinkage=policy.shrinkage,
             memory_budget=memory_budget,
         )
-        local_idx, local_dist = _keys_to_result(keys)
         if whole:
             indices, distances = local_idx, local_dist
-        else:
-            found = local_idx >= 0
-            indices[members] = np.where(found, members[np.maximum(local_idx, 0)], -1)
-            distances[members] = local_dist
+            break
+        if indices is None:
+            indices = np.full((n, k), -1, dtype=np.int64)
+            distances = np.full((n, k), np.inf, dtype=np.float32)
+        found = local_idx >= 0
+        indices[members] = np.where(found, members[np.maximum(local_idx, 0)], -1)
+        distances[members] = local_dist
+    if indices is None:  # no users at all
+        indices, distances = np.full((n, k), -1, np.int64), np.full((n, k), np.inf, np.float32)
     logger.info(
         "nearest_neighbors (inverted index): %s users, %s, k=%d, %.2f s",
         f"{n:,}",
