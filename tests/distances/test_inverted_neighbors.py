@@ -188,6 +188,30 @@ def _random_users(n: int, m: int, per_user: int, seed: int) -> sp.csr_matrix:
     return R
 
 
+def test_shortcuts_on_heavy_tailed_data_equal_the_blocks():
+    """Many users with one or a few ratings on popular movies (the one-rating shortcut and
+    the size cutoff both act), a few heavy users; every k against the blocked search."""
+    rng = np.random.default_rng(3)
+    n, m = 3000, 400
+    per_user = np.minimum(rng.zipf(1.6, n), 60)
+    popularity = 1.0 / np.arange(1, m + 1) ** 0.8
+    popularity /= popularity.sum()
+    rows = np.repeat(np.arange(n), per_user)
+    cols = rng.choice(m, size=len(rows), p=popularity)
+    R = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, m))
+    R.data[:] = 1.0
+    candidates = rng.random(n) < 0.8
+    for k in (1, 5, 20):
+        assert same(
+            nearest_neighbors(R, "jaccard", k, method="inverted"),
+            nearest_neighbors(R, "jaccard", k, method="blocked"),
+        )
+    assert same(
+        nearest_neighbors(R, "jaccard", 7, candidates=candidates, method="inverted"),
+        nearest_neighbors(R, "jaccard", 7, candidates=candidates, method="blocked"),
+    )
+
+
 def test_auto_takes_the_inverted_index_for_jaccard_on_many_users(monkeypatch):
     R = _random_users(5000, 3000, 3, seed=0)
     calls = []
