@@ -29,11 +29,11 @@ __all__ = ["MASKED_CODES", "inverted_bytes", "pair_work", "top_k"]
 #: Key of an empty slot (same value as in neighbors.py): after every candidate.
 _EMPTY = np.uint64(0x7F800000_FFFFFFFF)
 _INDEX_MASK = np.uint64(0xFFFFFFFF)
-#: Query rows per kernel call when no memory budget is given (keys: rows x k x 8 bytes).
+#: Query rows per kernel call at most (progress granularity; the budget may ask for fewer).
 _DEFAULT_BLOCK_ROWS = 65_536
-#: Bytes per query row and neighbour slot while a block is converted (uint64 keys, sorted
-#: copy, int64 indices, float32 distances).
-_BYTES_PER_SLOT = 8 + 8 + 8 + 4
+#: Bytes per query row and neighbour slot while a block is converted to the result (uint64
+#: keys, the shifted and masked temporaries, the float32 and int64 rows, a mask).
+_BYTES_PER_SLOT = 40
 #: Bytes per user and thread: the intersection counter and the touched list (int32 each).
 _BYTES_PER_USER_THREAD = 8
 #: ... for the masked metrics: four float64 sums (co-rated count, dot, both squares) + touched.
@@ -53,14 +53,14 @@ def pair_work(matrix: sp.csr_matrix, allowed: np.ndarray | None = None) -> int:
 def inverted_bytes(
     n_users: int, nnz: int, n_items: int, n_threads: int, per_user: int = _BYTES_PER_USER_THREAD
 ) -> int:
-    """Fixed working memory of the inverted-index search: the index (item pointers and the
-    allowed raters), the query copy of the pattern and every thread's counter and touched
-    list. A block of query rows adds ``rows x k x 28`` bytes to this."""
-    index = 8 * (n_items + 1) + 4 * nnz
-    queries = 8 * (n_users + 1) + 4 * nnz + 8 * n_users
-    if per_user != _BYTES_PER_USER_THREAD:  # the masked metrics: the ratings too
-        index, queries = index + 8 * nnz, queries + 8 * nnz
-    return index + queries + per_user * n_users * n_threads
+    """Fixed working memory of the inverted-index search, in bytes: while it is built, about
+    60 bytes per rating (the reordered pattern, the index and the sorts that make them) and
+    40 per user (orders, sizes, maps), and every thread's counter and touched list. A block
+    of query rows adds ``rows x k x 40`` bytes; the result (12·n·k) is not counted."""
+    setup = 8 * (n_items + 1) + 60 * nnz + 40 * n_users
+    if per_user != _BYTES_PER_USER_THREAD:  # the masked metrics: the ratings, twice
+        setup += 16 * nnz
+    return setup + per_user * n_users * n_threads
 
 
 def _plan(
@@ -75,14 +75,7 @@ def _plan(
     threads = max(1, numba.get_num_threads())
     if memory_budget is None:
         return threads, max(1, min(n, _DEFAULT_BLOCK_ROWS))
-    if (
-        isinstance(memory_budget, bool)
-        or not isinstance(memory_budget, int | np.integer)
-        or memory_budget < 1
-    ):
-        raise ConfigError(
-            f"memory_budget must be a number of bytes >= 1 or None; got {memory_budget!r}"
-        )
+    # budget checked by nearest_neighbors; here only its consequences
     while threads > 1 and (
         inverted_bytes(n, nnz, n_items, threads, per_user) + k * _BYTES_PER_SLOT * threads
         > memory_budget
@@ -94,11 +87,11 @@ def _plan(
         needed = inverted_bytes(n, nnz, n_items, 1, per_user) + k * _BYTES_PER_SLOT
         raise MemoryBudgetError(
             f"nearest_neighbors (inverted index, {n:,} users) needs at least {needed:,} bytes "
-            f"of working memory (index, one counter of n int32 and one row of keys), more than "
+            f"of working memory (index, one thread's counters and one row of keys), more than "
             f"memory_budget={int(memory_budget):,}; raise memory_budget (the result itself "
             f"takes a further {12 * n * k:,} bytes)"
         )
-    return threads, int(max(1, min(n, rows)))
+    return threads, int(max(1, min(n, rows, _DEFAULT_BLOCK_ROWS)))
 
 
 #: The masked metrics the inverted index computes, by kernel code.
