@@ -242,7 +242,8 @@ def render(r: dict, command: str) -> str:
         f"movies of raters²) {full['pair_work']:.3g}. "
         f'`nearest_neighbors(R, "jaccard", {r["k"]}, method="inverted", '
         f"memory_budget={budget})`, numba with {full['threads']} threads (`NUMBA_NUM_THREADS`), "
-        f"{full['block_rows']:,} query users per kernel call (at most 65,536; fewer when the budget asks).",
+        f"{full['block_rows']:,} query users per kernel call (at most 65,536; fewer when the "
+        "budget asks).",
         "",
         "## All users",
         "",
@@ -337,6 +338,9 @@ def main() -> None:
         help="also build the full graph under this budget (no check); 0: skip",
     )
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--render", action="store_true", help="rewrite the .md from the saved .json only"
+    )
     args = parser.parse_args()
     budget = args.memory_budget or None
     if args.child:
@@ -348,6 +352,11 @@ def main() -> None:
         else:
             result = blocked_child(args.blocked_users, args.k)
         print(json.dumps(result))
+        return
+
+    if args.render:
+        saved = json.loads((RESULTS / "neighbor_graph.json").read_text())
+        (RESULTS / "neighbor_graph.md").write_text(render(saved, saved["command"]))
         return
 
     from clusterrec.data.readers import read_ratings
