@@ -161,3 +161,32 @@ def test_top_n_measures_do_not_depend_on_the_ranking_batch(small_ratings, monkey
     names = ("map", "mrr", "hit_rate", "coverage", "novelty", "diversity")
     assert all(np.isfinite(getattr(whole, name)) for name in names)
     assert set(cv.TOP_N_MEASURES) >= set(names)
+
+
+def test_ranking_among_the_most_rated_items_matches_a_naive_filtered_ranking(small_ratings):
+    """max_items: only the items with the most training ratings are ranked (ties: smaller
+    code); the lists equal the bias model's order over those items by hand; the protocol of
+    cross_validate says so."""
+    from clusterrec.evaluation import cross_validation as cv
+
+    fold_of = cv.kfold_assignments(len(small_ratings), 3, seed=0)
+    train = small_ratings.take(fold_of != 0)
+    model = BiasBaseline().fit(train)
+    counts = np.bincount(model.item_codes(train.item_labels[train.item]), minlength=30)
+    allowed = set(np.argsort(-counts, kind="stable")[:8].tolist())
+    rated = cv._binary_matrix(
+        model.user_codes(train.user_labels[train.user]),
+        model.item_codes(train.item_labels[train.item]),
+        (len(model.user_index_), len(model.item_index_)),
+    )
+    users = np.arange(len(model.user_index_))
+    ranked = cv._top_items(model, users, rated, 3, cv._most_rated(rated, 8))
+    for user, row in zip(users, ranked, strict=True):
+        seen = set(rated[user].indices.tolist())
+        options = sorted(allowed - seen)
+        score = model.predict_codes(np.full(len(options), user), np.array(options)).rating
+        expected = [options[j] for j in np.argsort(-score, kind="stable")[:3]]
+        assert [c for c in row if c >= 0] == expected
+    result = cross_validate(small_ratings, {"bias": BiasBaseline}, folds=3, rank_items=8)
+    assert "among the 8 items with the most training ratings" in result.protocol
+    assert "among the" not in cross_validate(small_ratings, {"bias": BiasBaseline}).protocol

@@ -144,13 +144,20 @@ class CrossValidationResult:
             fitted, per = "the training folds", " per fold"
         rank_users = self.metadata.get("rank_users", 0)
         who = f"for a seeded sample of at most {rank_users} users{per}, " if rank_users else ""
+        rank_items = self.metadata.get("rank_items", 0)
+        among = (
+            f" among the {rank_items:,} items with the most training ratings (the catalogue "
+            "is larger)"
+            if self.metadata.get("items_bounded")
+            else ""
+        )
         spread = (
             " Standard deviations are over folds (ddof=1)." if self.n_folds > 1 else " One split."
         )
         return (
             f"{how}; every model fitted on {fitted} only. Top-{self.top_n}: {who}"
-            "every item a user did not rate in training is ranked by predicted rating (ties: "
-            "the earlier item first); a held-out rating "
+            f"every item{among} a user did not rate in training is ranked by predicted rating "
+            "(ties: the earlier item first); a held-out rating "
             f">= {self.relevance_threshold:g} is relevant; users without a relevant held-out "
             "item are left out." + spread
         )
@@ -190,6 +197,7 @@ def cross_validate(
     relevance_threshold: float | None = None,
     progress: ProgressArg = False,
     rank_users: int = 0,
+    rank_items: int = 0,
 ) -> CrossValidationResult:
     """K-fold cross-validation of several models on the same folds (see the module docstring).
 
@@ -208,6 +216,8 @@ def cross_validate(
             :mod:`clusterrec._progress`).
         rank_users: rank a seeded sample of at most this many users with a relevant held-out
             rating per fold (0: all); ranking every item costs a model's full prediction.
+        rank_items: with more items than this in a training fold, rank only the ``rank_items``
+            items with the most training ratings (0: every item; the protocol says which).
     """
     if not models:
         raise ConfigError("no models to evaluate")
@@ -223,7 +233,9 @@ def cross_validate(
             ranked = ranking_sample(test, relevance_threshold, rank_users, seed=[seed, fold])
             for name, factory in models.items():
                 step(f"fold {fold + 1}/{folds}: {name}")
-                row = _evaluate_fold(factory, train, test, ranked, top_n, relevance_threshold)
+                row = _evaluate_fold(
+                    factory, train, test, ranked, top_n, relevance_threshold, rank_items
+                )
                 rows.append({"fold": fold, "model": name, **row})
                 logger.info(
                     "cross_validate: fold %d %s rmse %.4f mae %.4f fit %.2f s",
@@ -240,7 +252,11 @@ def cross_validate(
         top_n=top_n,
         relevance_threshold=float(relevance_threshold),
         assignment_source=source,
-        metadata={"rank_users": rank_users},
+        metadata={
+            "rank_users": rank_users,
+            "rank_items": rank_items,
+            "items_bounded": bool(rank_items) and ratings.n_items > rank_items,
+        },
     )
 
 
@@ -297,6 +313,7 @@ def _evaluate_fold(
     ranked: Ratings,
     top_n: int,
     relevance_threshold: float,
+    rank_items: int = 0,
 ) -> dict[str, float]:
     """Fit a fresh model on ``train``; score its predictions on ``test`` and its rankings
     for the users of ``ranked``."""
@@ -310,7 +327,7 @@ def _evaluate_fold(
     predict_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
-    ranking = evaluate_top_n(model, train, ranked, top_n, relevance_threshold)
+    ranking = evaluate_top_n(model, train, ranked, top_n, relevance_threshold, rank_items)
     rank_seconds = time.perf_counter() - started
     return {
         "rmse": rmse(test.rating, predictions.rating),
@@ -332,8 +349,12 @@ def evaluate_top_n(
     test: Ratings,
     top_n: int = 10,
     relevance_threshold: float | None = None,
+    max_items: int = 0,
 ) -> TopNScores:
     """Top-N scores of a model fitted on ``train``, for the users with held-out ratings.
+
+    ``max_items``: when the model knows more items, only the ``max_items`` with the most
+    training ratings are candidates (ties: the smaller code); 0: every item.
 
     ``train`` and ``test`` share vocabularies (as ``ratings.take`` gives them). Each user
     with a relevant held-out rating who is known to the model gets every training item they
@@ -354,7 +375,7 @@ def evaluate_top_n(
     rated = _binary_matrix(
         user_map[train.user], item_map[train.item], (len(model.user_index_), len(model.item_index_))
     )
-    ranked = _top_items(model, user_map[users], rated, top_n)
+    ranked = _top_items(model, user_map[users], rated, top_n, _most_rated(rated, max_items))
     hits = _ranked_hits(ranked, relevant_matrix, _inverse_item_map(item_map, model))
     scores = scores_from_hits(hits, np.diff(relevant_matrix.indptr), top_n)
     coverage, novelty, diversity = list_measures(ranked, rated, top_n)
@@ -370,28 +391,43 @@ def _relevant_items(relevant: Ratings, users: np.ndarray) -> sp.csr_matrix:
     return _binary_matrix(rows[keep], relevant.item[keep], (len(users), relevant.n_items))
 
 
+def _most_rated(rated: sp.csr_matrix, max_items: int) -> np.ndarray | None:
+    """The ``max_items`` item codes with the most training ratings, in code order (ties: the
+    smaller code); None when every item is a candidate."""
+    if not max_items or rated.shape[1] <= max_items:
+        return None
+    counts = np.bincount(rated.indices, minlength=rated.shape[1])
+    order = np.argsort(-counts, kind="stable")[:max_items]
+    return np.sort(order)
+
+
 def _top_items(
-    model: Recommender, user_codes: np.ndarray, rated: sp.csr_matrix, top_n: int
+    model: Recommender,
+    user_codes: np.ndarray,
+    rated: sp.csr_matrix,
+    top_n: int,
+    candidates: np.ndarray | None = None,
 ) -> np.ndarray:
     """users x top_n model item codes, best first, ``rated`` items excluded, -1 padded.
 
     Scores come from ``model.predict_codes`` for a batch of users at a time; ties go to the
-    smaller item code (a stable sort), as in `Recommender.recommend`.
+    smaller item code (a stable sort), as in `Recommender.recommend`. ``candidates``: the
+    item codes ranked (sorted; None: every item).
     """
-    n_items = rated.shape[1]
+    items = np.arange(rated.shape[1]) if candidates is None else np.asarray(candidates)
+    n_items = len(items)
     batch = max(1, _RANKING_BATCH_ELEMENTS // max(n_items, 1))
     take = min(top_n, n_items)
     out = np.full((len(user_codes), top_n), -1, dtype=np.int64)
-    items = np.arange(n_items)
     for start in range(0, len(user_codes), batch):
         users = user_codes[start : start + batch]
         scores = model.predict_codes(np.repeat(users, n_items), np.tile(items, len(users)))
         matrix = scores.rating.astype(np.float64).reshape(len(users), n_items)
-        excluded = rated[users].tocoo()
+        excluded = rated[users][:, items].tocoo()
         matrix[excluded.row, excluded.col] = -np.inf
         order = np.argsort(-matrix, axis=1, kind="stable")[:, :take]
         allowed = np.take_along_axis(matrix, order, axis=1) > -np.inf
-        out[start : start + len(users), :take] = np.where(allowed, order, -1)
+        out[start : start + len(users), :take] = np.where(allowed, items[order], -1)
     return out
 
 

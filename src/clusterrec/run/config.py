@@ -249,7 +249,7 @@ class ModelConfig:
     )
     test_share: float = field(default=0.2, metadata=_doc("share of each cluster's users held out"))
     max_rows: int = field(
-        default=500_000,
+        default=100_000,
         metadata=_doc(
             "each cluster's network trains on at most this many rows (seeded sample; 0: all)"
         ),
@@ -289,12 +289,16 @@ class EvaluationConfig:
         ),
     )
     max_users: int = field(
-        default=5000,
+        default=2000,
         metadata=_doc("more kept users: the table covers a seeded sample of this many (0: all)"),
     )
     top_n: int = field(default=10, metadata=_doc("cut-off of precision/recall/NDCG"))
     rank_users: int = field(
         default=20, metadata=_doc("users ranked per fold for top-N (seeded sample; 0: all)")
+    )
+    rank_items: int = field(
+        default=10_000,
+        metadata=_doc("more items: top-N ranks the items with the most training ratings (0: all)"),
     )
 
     def __post_init__(self) -> None:
@@ -312,6 +316,7 @@ class EvaluationConfig:
             )
         _at_least(self.top_n, 1, "evaluation", "top_n")
         _at_least(self.rank_users, 0, "evaluation", "rank_users")
+        _at_least(self.rank_items, 0, "evaluation", "rank_items")
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ def compute_kfold(
         seed=config.seed,
         top_n=settings.top_n,
         rank_users=settings.rank_users,
+        rank_items=settings.rank_items,
         progress=progress,
     )
     ranking = (
