@@ -176,3 +176,108 @@ def test_the_bounded_form_fits_and_keeps_at_most_max_similar_per_row(monkeypatch
             assert sim.dense is None and np.diff(sim.pruned.indptr).max() <= 20
     predicted = model.predict(ratings.user_labels[ratings.user], ratings.item_labels[ratings.item])
     assert np.isfinite(predicted.rating).all()
+
+
+def _small_net(n_users: int, n_items: int, seed: int):
+    """A network of the core with random factor and implicit tables (Y, Z start at zero in
+    training; random here so that the implicit sums are not trivially zero)."""
+    import torch
+
+    from clusterrec.models.cluster_hybrid_core import Parts, _Net
+
+    torch.manual_seed(seed)
+    net = _Net(
+        n_users, n_items, 48, 2, n_factors=8, hidden=16, cluster_dim=4, init_bias=0.0,
+        parts=Parts(), feat_mask=torch.ones(48),
+    )  # fmt: skip
+    with torch.no_grad():
+        for table in (net.P, net.Q, net.Y, net.Z):
+            table.normal_()
+    return net
+
+
+def _random_pairs(n_users: int, n_items: int, density: float, seed: int):
+    rng = np.random.default_rng(seed)
+    users, items = np.nonzero(rng.random((n_users, n_items)) < density)
+    keep = rng.permutation(len(users))  # shuffled: rows need not arrive sorted
+    return users[keep].astype(np.int64), items[keep].astype(np.int64)
+
+
+def test_batch_rows_of_the_implicit_sums_equal_the_whole_tables_rows() -> None:
+    """The rows a training step computes (its distinct users and movies only) are the rows of
+    the whole sparse-product tables, bit for bit; empty sets give the factor row alone."""
+    import torch
+
+    from clusterrec.models.cluster_hybrid_core import _normalised_sets, _SetRows
+
+    n_users, n_items = 37, 23
+    users, items = _random_pairs(n_users, n_items, 0.3, seed=3)
+    users, items = users[users != 5], items[users != 5]  # user 5 rated nothing
+    net = _small_net(n_users, n_items, seed=0)
+    user_rows, item_rows = _SetRows(users, items, n_users), _SetRows(items, users, n_items)
+    with torch.no_grad():
+        pu, qi = net.factor_tables(
+            _normalised_sets(users, items, n_users, n_items),
+            _normalised_sets(items, users, n_items, n_users),
+        )
+        some_users = torch.tensor([5, 0, 36, 17, 3])
+        some_items = torch.tensor([22, 0, 9])
+        pu_b, qi_b = net.factor_rows(user_rows, item_rows, some_users, some_items)
+        pu_all, qi_all = net.factor_rows(user_rows, item_rows)
+    torch.testing.assert_close(pu_b, pu[some_users], rtol=0, atol=0)
+    torch.testing.assert_close(qi_b, qi[some_items], rtol=0, atol=0)
+    torch.testing.assert_close(pu_all, pu, rtol=0, atol=0)
+    torch.testing.assert_close(qi_all, qi, rtol=0, atol=0)
+    torch.testing.assert_close(pu_b[0], net.P[5].detach(), rtol=0, atol=0)
+    # against a naive loop over each user's movies
+    for u in (0, 17):
+        rated = items[users == u]
+        expected = net.P[u] + net.Y[torch.from_numpy(rated)].sum(0) / np.sqrt(len(rated))
+        torch.testing.assert_close(pu_all[u], expected.detach(), rtol=1e-6, atol=1e-6)
+
+
+def test_one_training_step_gives_the_same_gradients_both_ways() -> None:
+    """Loss and every parameter's gradient of one step (batch rows against whole tables)."""
+    import torch
+
+    from clusterrec.models.cluster_hybrid_core import HybridModel, _normalised_sets, _SetRows
+
+    n_users, n_items = 41, 29
+    users, items = _random_pairs(n_users, n_items, 0.35, seed=5)
+    rng = np.random.default_rng(1)
+    core = HybridModel(n_neighbors=5, n_item_neighbors=5, hidden=16, n_factors=8)
+    core.scale = (1.0, 5.0)
+    target = torch.tensor(rng.random(len(users)), dtype=torch.float32)
+    x = torch.tensor(rng.normal(size=(len(users), 48)), dtype=torch.float32)
+    c = torch.from_numpy(rng.integers(0, 2, len(users)))
+    offset = torch.tensor(rng.normal(size=len(users)), dtype=torch.float32)
+    b = torch.from_numpy(rng.choice(len(users), 64, replace=False))
+    u_t, i_t = torch.from_numpy(users), torch.from_numpy(items)
+    ub, ib = u_t[b], i_t[b]
+    grads, losses = [], []
+    for form in ("tables", "rows"):
+        net = _small_net(n_users, n_items, seed=0)
+        if form == "tables":
+            pu, qi = net.factor_tables(
+                _normalised_sets(users, items, n_users, n_items),
+                _normalised_sets(items, users, n_items, n_users),
+            )
+            rows = (ub, ib)
+        else:
+            users_b, ru = torch.unique(ub, return_inverse=True)
+            items_b, ri = torch.unique(ib, return_inverse=True)
+            pu, qi = net.factor_rows(
+                _SetRows(users, items, n_users), _SetRows(items, users, n_items), users_b, items_b
+            )
+            rows = (ru, ri)
+        s = net(ub, ib, x[b], c[b], offset[b], pu, qi, rows)
+        loss = core._loss(torch.sigmoid(s) - target[b]) + core._penalty(net, ub, ib, len(users))
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append({name: p.grad.clone() for name, p in net.named_parameters()})
+    torch.testing.assert_close(losses[1], losses[0], rtol=0, atol=0)
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-6, atol=1e-7)
+    touched = grads[1]["Y"].abs().sum(1) > 0  # the implicit prior reaches every row
+    assert touched.all()

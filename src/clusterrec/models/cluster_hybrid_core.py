@@ -58,6 +58,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from clusterrec.models.neighbour_features import (
@@ -70,8 +71,13 @@ from clusterrec.models.neighbour_features import (
     out_of_fold_features,
 )
 
-
 # --------------------------------------------------------------------------- network
+#: True: every training step rebuilds the whole implicit factor tables by sparse products over
+#: all ratings, as before batch-only rows (quadratic training; for benchmarks/hybrid_training.py
+#: and tests only).
+_FULL_TABLES_EACH_STEP = False
+
+
 def _normalised_sets(rows: IntArray, cols: IntArray, n_rows: int, n_cols: int) -> torch.Tensor:
     """Sparse (n_rows x n_cols) with 1/sqrt(|row set|) at each (row, col): the implicit sums."""
     counts = np.bincount(rows, minlength=n_rows).astype(np.float64)
@@ -80,6 +86,40 @@ def _normalised_sets(rows: IntArray, cols: IntArray, n_rows: int, n_cols: int) -
     return torch.sparse_coo_tensor(
         idx, torch.tensor(vals, dtype=torch.float32), (n_rows, n_cols), check_invariants=False
     ).coalesce()
+
+
+class _SetRows:
+    """The rows of :func:`_normalised_sets` in CSR form (columns sorted within each row, as
+    the coalesced sparse matrix has them), so that the implicit sums of a few rows cost the
+    size of those rows' sets: ``sums(rows, table)`` equals ``(sets @ table)[rows]``, bit for
+    bit (an ``embedding_bag`` with per-sample weights sums in the same order)."""
+
+    def __init__(self, rows: IntArray, cols: IntArray, n_rows: int) -> None:
+        order = np.lexsort((cols, rows))
+        counts = np.bincount(rows, minlength=n_rows)
+        norm = 1.0 / np.sqrt(np.maximum(counts, 1).astype(np.float64))
+        self.cols = torch.from_numpy(np.ascontiguousarray(cols[order], dtype=np.int64))
+        self.weights = torch.tensor(norm[rows[order]], dtype=torch.float32)
+        self.counts = torch.from_numpy(counts.astype(np.int64))
+        self.starts = torch.from_numpy(
+            np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        )
+        self.n_rows = int(n_rows)
+
+    def sums(self, rows: torch.Tensor | None, table: torch.Tensor) -> torch.Tensor:
+        """|set(r)|^-1/2 sum_{c in set(r)} table[c] for each r of ``rows`` (None: all rows)."""
+        if rows is None:
+            return F.embedding_bag(
+                self.cols, table, self.starts, mode="sum", per_sample_weights=self.weights
+            )
+        lengths = self.counts[rows]
+        offsets = torch.cumsum(lengths, 0) - lengths
+        total = int(lengths.sum())
+        at = torch.repeat_interleave(self.starts[rows] - offsets, lengths, output_size=total)
+        at += torch.arange(total)
+        return F.embedding_bag(
+            self.cols[at], table, offsets, mode="sum", per_sample_weights=self.weights[at]
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,10 +173,29 @@ class _Net(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
+    def factor_rows(
+        self,
+        user_rows: _SetRows,
+        item_rows: _SetRows,
+        users: torch.Tensor | None = None,
+        items: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """p_u + |N(u)|^-1/2 sum_{j in N(u)} y_j for each of ``users`` and q_i + |R(i)|^-1/2
+        sum_{v in R(i)} z_v for each of ``items`` (None: every user / every movie, the
+        tables). A training step asks only for its batch's distinct users and movies, so it
+        costs the size of their sets, not all ratings; the values and gradients are those of
+        the tables' rows."""
+        pu = self.P if users is None else self.P[users]
+        qi = self.Q if items is None else self.Q[items]
+        if not (self.parts.implicit and self.parts.factors):  # without factors: unused, 0 wide
+            return pu, qi
+        return pu + user_rows.sums(users, self.Y), qi + item_rows.sums(items, self.Z)
+
     def factor_tables(
         self, user_sets: torch.Tensor, item_sets: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-user and per-movie vectors including the implicit sums."""
+        """The whole tables by sparse products over all ratings: the training step's form
+        before :meth:`factor_rows` (kept as the reference of tests and benchmarks)."""
         if not self.parts.implicit:
             return self.P, self.Q
         return self.P + torch.sparse.mm(user_sets, self.Y), self.Q + torch.sparse.mm(
@@ -152,11 +211,15 @@ class _Net(nn.Module):
         offset: torch.Tensor,
         pu_table: torch.Tensor,
         qi_table: torch.Tensor,
+        rows: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """Logit of the (0..1-scaled) rating; ``offset`` is the logit of the bias baseline."""
+        """Logit of the (0..1-scaled) rating; ``offset`` is the logit of the bias baseline.
+        ``rows``: each pair's row of ``pu_table`` and ``qi_table`` (default ``u`` and ``i``:
+        whole tables)."""
         s = offset + self.bias + self.b_user[u] + self.b_item[i]
         if self.parts.factors:
-            s = s + (pu_table[u] * qi_table[i]).sum(1)
+            ru, ri = (u, i) if rows is None else rows
+            s = s + (pu_table[ru] * qi_table[ri]).sum(1)
         if self.use_mlp:
             z = x * self.feat_mask
             if self.parts.clusters:
@@ -374,8 +437,11 @@ class HybridModel:
             parts=self.parts,
             feat_mask=self._feat_mask(),
         )
-        user_sets = _normalised_sets(users, items, self.n_users, self.n_items)
-        item_sets = _normalised_sets(items, users, self.n_items, self.n_users)
+        user_rows = _SetRows(users, items, self.n_users)
+        item_rows = _SetRows(items, users, self.n_items)
+        if _FULL_TABLES_EACH_STEP:
+            user_sets = _normalised_sets(users, items, self.n_users, self.n_items)
+            item_sets = _normalised_sets(items, users, self.n_items, self.n_users)
         factor_params = [net.P, net.Q, net.Y, net.Z]
         mlp_params = (
             list(net.trunk.parameters())
@@ -389,6 +455,8 @@ class HybridModel:
                 {"params": mlp_params, "weight_decay": self.weight_decay_mlp},
             ],
             lr=self.lr,
+            # one pass per table (the same update; the step before batch rows: unfused)
+            fused=not _FULL_TABLES_EACH_STEP,
         )
         u_t, i_t = torch.from_numpy(users), torch.from_numpy(items)
         x_t, c_t = torch.from_numpy(feats), torch.from_numpy(self.labels[users])
@@ -404,18 +472,24 @@ class HybridModel:
             perm = torch.randperm(n, generator=gen)
             for start in range(0, n, self.batch_size):
                 b = perm[start : start + self.batch_size]
-                pu, qi = net.factor_tables(user_sets, item_sets)
-                s = net(u_t[b], i_t[b], x_t[b], c_t[b], o_t[b], pu, qi)
-                loss = self._loss(torch.sigmoid(s) - target[b]) + self._penalty(
-                    net, u_t[b], i_t[b], n
-                )
+                ub, ib = u_t[b], i_t[b]
+                if _FULL_TABLES_EACH_STEP:
+                    pu, qi = net.factor_tables(user_sets, item_sets)
+                    rows = (ub, ib)
+                else:  # only the batch's distinct users' and movies' rows
+                    users_b, ru = torch.unique(ub, return_inverse=True)
+                    items_b, ri = torch.unique(ib, return_inverse=True)
+                    pu, qi = net.factor_rows(user_rows, item_rows, users_b, items_b)
+                    rows = (ru, ri)
+                s = net(ub, ib, x_t[b], c_t[b], o_t[b], pu, qi, rows)
+                loss = self._loss(torch.sigmoid(s) - target[b]) + self._penalty(net, ub, ib, n)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
             if epoch >= epochs - keep_last:
                 snapshots.append(copy.deepcopy(net))
             if val is not None:
-                rmse = self._rmse(net, user_sets, item_sets, val, baseline)
+                rmse = self._rmse(net, user_rows, item_rows, val, baseline)
                 curve.append(rmse)
                 if rmse < best:
                     best = rmse
@@ -461,16 +535,16 @@ class HybridModel:
     def _rmse(
         self,
         net: _Net,
-        user_sets: torch.Tensor,
-        item_sets: torch.Tensor,
+        user_rows: _SetRows,
+        item_rows: _SetRows,
         val: tuple[IntArray, IntArray, FloatArray, FloatArray],
         baseline: tuple[float, FloatArray, FloatArray],
     ) -> float:
-        """Validation RMSE in rating units."""
+        """Validation RMSE in rating units (whole tables, once an epoch)."""
         u, i, r, x = val
         net.eval()
         with torch.no_grad():
-            pu, qi = net.factor_tables(user_sets, item_sets)
+            pu, qi = net.factor_rows(user_rows, item_rows)
             s = net(
                 torch.from_numpy(u),
                 torch.from_numpy(i),
@@ -487,13 +561,13 @@ class HybridModel:
     def _finalise(self) -> None:
         """Freeze factor tables (implicit sums included) and build the prediction index."""
         users, items, _ = self.train
-        user_sets = _normalised_sets(users, items, self.n_users, self.n_items)
-        item_sets = _normalised_sets(items, users, self.n_items, self.n_users)
+        user_rows = _SetRows(users, items, self.n_users)
+        item_rows = _SetRows(items, users, self.n_items)
         self.tables = []
         with torch.no_grad():
             for net in self.nets:
                 net.eval()
-                pu, qi = net.factor_tables(user_sets, item_sets)
+                pu, qi = net.factor_rows(user_rows, item_rows)
                 self.tables.append((pu.detach().clone(), qi.detach().clone()))
         if self._needs_features():
             self._prediction_indices()
