@@ -24,7 +24,7 @@ import scipy.sparse as sp
 
 from clusterrec.errors import ConfigError, MemoryBudgetError
 
-__all__ = ["MASKED_CODES", "inverted_bytes", "pair_work", "top_k"]
+__all__ = ["MASKED_CODES", "inverted_bytes", "pair_work", "replace_heap_top", "top_k"]
 
 #: Key of an empty slot (same value as in neighbors.py): after every candidate.
 _EMPTY = np.uint64(0x7F800000_FFFFFFFF)
@@ -267,7 +267,7 @@ def _keys_at(distance: np.float32, users: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _sift_down(heap: np.ndarray, key: np.uint64) -> None:
+def replace_heap_top(heap: np.ndarray, key: np.uint64) -> None:
     """Replace the largest key of a max-heap by ``key`` and restore the heap."""
     size = heap.shape[0]
     i = 0
@@ -347,7 +347,7 @@ def _size_cutoff(
             bits = np.uint64(np.float32(1.0 - shared / union).view(np.uint32))
             key = (bits << np.uint64(32)) | np.uint64(original[v])
             if key < heap[0]:
-                _sift_down(heap, key)
+                replace_heap_top(heap, key)
     for t in range(n_seen):
         counter[touched[t]] = 0
     cutoff = _NO_CUTOFF
@@ -397,7 +397,7 @@ def _query(
                     break
                 key = (bits << high) | np.uint64(original[v])
                 if key < heap[0]:
-                    _sift_down(heap, key)
+                    replace_heap_top(heap, key)
                     worst = heap[0] >> high
             if heap[0] < pad_high:
                 heap.sort()
@@ -432,7 +432,7 @@ def _query(
             continue
         key = (bits << high) | np.uint64(original[v])
         if key < heap[0]:
-            _sift_down(heap, key)
+            replace_heap_top(heap, key)
             worst = heap[0] >> high
     # users sharing nothing are at distance 1: offer the smallest-index ones while they can
     # still enter (the heap is not full, or holds keys at distance 1 or more)
@@ -445,7 +445,7 @@ def _query(
             key = pad_high | np.uint64(v)
             if key >= heap[0]:
                 break
-            _sift_down(heap, key)
+            replace_heap_top(heap, key)
     for t in range(n_touched):
         counter[touched[t]] = 0
     heap.sort()
@@ -525,7 +525,7 @@ def _masked_query(
             continue
         key = (bits << high) | np.uint64(original[v])
         if key < heap[0]:
-            _sift_down(heap, key)
+            replace_heap_top(heap, key)
             worst = heap[0] >> high
     # users sharing no movie are at the undefined value: the smallest-index ones, if they fit
     pad_high = np.uint64(fallback_bits) << high
@@ -538,7 +538,7 @@ def _masked_query(
             key = pad_high | np.uint64(v)
             if key >= heap[0]:
                 break
-            _sift_down(heap, key)
+            replace_heap_top(heap, key)
     for t in range(n_touched):
         w = touched[t]
         sums[w, 0] = 0.0

@@ -16,6 +16,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from clusterrec.distances.inverted import replace_heap_top
 from clusterrec.models.baselines import fit_bias_arrays
 
 FloatArray = np.ndarray
@@ -267,25 +268,6 @@ def pruned_jaccard(binary: sp.csr_matrix, labels: IntArray, m: int) -> PrunedRow
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
-def _heap_replace_top(heap: np.ndarray, key: np.uint64) -> None:
-    """Replace the largest key of a max-heap by ``key`` and restore the heap."""
-    size = heap.shape[0]
-    i = 0
-    while True:
-        left = 2 * i + 1
-        if left >= size:
-            break
-        child = left
-        if left + 1 < size and heap[left + 1] > heap[left]:
-            child = left + 1
-        if heap[child] <= key:
-            break
-        heap[i] = heap[child]
-        i = child
-    heap[i] = key
-
-
-@numba.njit(cache=True, nogil=True, boundscheck=False)
 def _descending_key(value: np.float32, col: np.int64) -> np.uint64:
     """A uint64 that sorts ascending by (value descending, col ascending)."""
     bits = np.uint64(np.float32(-value).view(np.uint32))
@@ -338,7 +320,7 @@ def _pearson_row(
             continue
         key = _descending_key(s, original[j])
         if key < heap[0]:
-            _heap_replace_top(heap, key)
+            replace_heap_top(heap, key)
     heap.sort()
     kept = 0
     for t in range(heap.shape[0]):

@@ -39,6 +39,7 @@ __all__ = [
     "clip_to_scale",
     "damaged_model_files",
     "read_model_files",
+    "read_model_meta",
     "write_model_files",
 ]
 
@@ -268,6 +269,18 @@ def write_model_files(
     return folder
 
 
+def read_model_meta(folder: str | Path) -> object:
+    """The parsed model.json of a saved model folder; a `DataError` naming the folder when it
+    is missing or not JSON."""
+    path = Path(folder) / META_FILE
+    if not path.is_file():
+        raise DataError(f"{folder}: not a saved clusterrec model (no {META_FILE})")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"{folder}: damaged model folder ({META_FILE}: {error})") from None
+
+
 def read_model_files(
     folder: str | Path, kind: str, *, version: int = MODEL_FORMAT_VERSION
 ) -> tuple[dict, dict[str, np.ndarray]]:
@@ -275,13 +288,7 @@ def read_model_files(
     wrote for ``kind``; a `DataError` naming the folder when it is missing, damaged, holds
     another kind of model or another format version."""
     folder = Path(folder)
-    path = folder / META_FILE
-    if not path.is_file():
-        raise DataError(f"{folder}: not a saved clusterrec model (no {META_FILE})")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(f"{folder}: damaged model folder ({META_FILE}: {error})") from None
+    meta = read_model_meta(folder)
     found = meta.get("format") if isinstance(meta, dict) else None
     if found != f"clusterrec.{kind}":
         raise DataError(

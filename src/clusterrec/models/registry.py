@@ -116,17 +116,11 @@ def load_model(folder: str | Path) -> Recommender:
     wrote it (named in its model.json); a missing, damaged or foreign folder is a DataError
     naming the folder."""
     import importlib
-    import json
 
     from clusterrec.errors import DataError
+    from clusterrec.models.recommender import read_model_meta
 
-    path = Path(folder) / "model.json"
-    if not path.is_file():
-        raise DataError(f"{folder}: not a saved clusterrec model (no model.json)")
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DataError(f"{folder}: damaged model folder (model.json: {error})") from None
+    meta = read_model_meta(folder)
     found = meta.get("format") if isinstance(meta, dict) else None
     kind = found[len("clusterrec.") :] if isinstance(found, str) else ""
     if not (isinstance(found, str) and found.startswith("clusterrec.") and kind in _SAVED_CLASSES):

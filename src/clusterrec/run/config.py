@@ -338,16 +338,13 @@ class CacheConfig:
     max_size: str = field(default="10GiB", metadata=_doc('e.g. "500MB", "10GiB"; "none": no bound'))
 
     def __post_init__(self) -> None:
-        if self.max_size != "none":
-            from clusterrec.run.cache import parse_size
-
-            try:
-                parse_size(self.max_size)
-            except ConfigError:
-                raise ConfigError(
-                    f"[cache] max_size = {self.max_size!r} is not a size; give e.g. "
-                    '"500MB", "10GiB", or "none" for no bound'
-                ) from None
+        _check_size(
+            self.max_size,
+            "cache",
+            "max_size",
+            "none",
+            'give e.g. "500MB", "10GiB", or "none" for no bound',
+        )
 
 
 @dataclass(frozen=True)
@@ -361,16 +358,21 @@ class PlanConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.memory_limit != "auto":
-            from clusterrec.run.cache import parse_size
+        _check_size(
+            self.memory_limit, "plan", "memory_limit", "auto", 'give e.g. "8GiB", or "auto"'
+        )
 
-            try:
-                parse_size(self.memory_limit)
-            except ConfigError:
-                raise ConfigError(
-                    f"[plan] memory_limit = {self.memory_limit!r} is not a size; give e.g. "
-                    '"8GiB", or "auto"'
-                ) from None
+
+def _check_size(value: str, section: str, key: str, word: str, hint: str) -> None:
+    """``value`` is ``word`` or a size :func:`clusterrec.run.cache.parse_size` reads."""
+    if value == word:
+        return
+    from clusterrec.run.cache import parse_size
+
+    try:
+        parse_size(value)
+    except ConfigError:
+        raise ConfigError(f"[{section}] {key} = {value!r} is not a size; {hint}") from None
 
 
 @dataclass(frozen=True)
