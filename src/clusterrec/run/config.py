@@ -288,9 +288,12 @@ class EvaluationConfig:
             "averaging) or default (as in benchmarks/accuracy.py)"
         ),
     )
-    max_users: int = field(
-        default=2000,
-        metadata=_doc("more kept users: the table covers a seeded sample of this many (0: all)"),
+    max_ratings: int = field(
+        default=150_000,
+        metadata=_doc(
+            "more kept ratings: the table covers a seeded sample of users with at most this "
+            "many ratings in all (0: all)"
+        ),
     )
     top_n: int = field(default=10, metadata=_doc("cut-off of precision/recall/NDCG"))
     rank_users: int = field(
@@ -308,11 +311,11 @@ class EvaluationConfig:
         for name in self.models:
             _one_of(name, MODEL_NAMES, "evaluation", "models")
         _one_of(self.hybrid, tuple(HYBRID_PRESETS), "evaluation", "hybrid")
-        _at_least(self.max_users, 0, "evaluation", "max_users")
-        if 0 < self.max_users < 2 * self.folds:
+        _at_least(self.max_ratings, 0, "evaluation", "max_ratings")
+        if 0 < self.max_ratings < 100 * self.folds:
             raise ConfigError(
-                f"[evaluation] max_users = {self.max_users} leaves too few users for "
-                f"{self.folds} folds; give 0 (all users) or at least {2 * self.folds}"
+                f"[evaluation] max_ratings = {self.max_ratings} leaves too few ratings for "
+                f"{self.folds} folds; give 0 (all ratings) or at least {100 * self.folds}"
             )
         _at_least(self.top_n, 1, "evaluation", "top_n")
         _at_least(self.rank_users, 0, "evaluation", "rank_users")

@@ -222,12 +222,11 @@ def plan_run(shape: DataShape, config: RunConfig) -> RunPlan:
 def _kfold_plan(shape: DataShape, config: RunConfig, budget: int, data_bytes: int) -> StagePlan:
     """The k-fold stage: its largest model's memory, the sum of the models' times."""
     folds = config.evaluation.folds
-    users = shape.users
-    max_users = config.evaluation.max_users
-    sampled = 0 < max_users < users
-    if sampled:
-        users = max_users
-    train = shape.ratings * users / max(shape.users, 1) * (folds - 1) / folds
+    cap = config.evaluation.max_ratings
+    sampled = 0 < cap < shape.ratings
+    kept = cap if sampled else shape.ratings
+    users = round(shape.users * kept / max(shape.ratings, 1))
+    train = kept * (folds - 1) / folds
     models = config.evaluation.models
     knn_dense = 4 * users**2 <= budget
     memory = {name: _KFOLD_BYTES[name] * train for name in models}
@@ -243,7 +242,11 @@ def _kfold_plan(shape: DataShape, config: RunConfig, budget: int, data_bytes: in
             else "; userknn: similarities per user block"
         )
     )
-    on = f"a seeded sample of {users:,} users" if sampled else f"all {users:,} users"
+    on = (
+        f"a seeded sample of ~{users:,} users (<= {cap:,} ratings)"
+        if sampled
+        else f"all {users:,} users"
+    )
     return StagePlan(
         "kfold",
         f"{folds} folds x {len(models)} models ({', '.join(models)}) on {on}{knn}",

@@ -68,7 +68,7 @@ def compute_kfold(
 
     settings = config.evaluation
     kept_users = ratings.n_users
-    ratings = sample_users(ratings, settings.max_users, config.seed)
+    ratings = sample_users(ratings, settings.max_ratings, config.seed)
     result = cross_validate(
         ratings,
         comparison_models(
@@ -96,7 +96,7 @@ def compute_kfold(
     if ratings.n_users < kept_users:
         protocol += (
             f" The table covers a seeded sample of {ratings.n_users:,} of the {kept_users:,} "
-            f"kept users, all their {len(ratings):,} ratings ([evaluation] max_users; 0: all)."
+            f"kept users, all their {len(ratings):,} ratings ([evaluation] max_ratings; 0: all)."
         )
     if "clusterrec" in settings.models:
         protocol += (
@@ -106,14 +106,18 @@ def compute_kfold(
     return KFoldResult(protocol, ranking, result.to_frame().reset_index(), result.folds)
 
 
-def sample_users(ratings: Ratings, max_users: int, seed: int) -> Ratings:
-    """All ratings of a seeded sample of ``max_users`` users (all users when there are not
-    more, or when ``max_users`` is 0): the k-fold table's bounded form on large data."""
+def sample_users(ratings: Ratings, max_ratings: int, seed: int) -> Ratings:
+    """All ratings of a seeded sample of users holding at most ``max_ratings`` ratings in all
+    (users drawn in a seeded order, each taken while the total stays within the bound; every
+    user when there are not more ratings, or when ``max_ratings`` is 0): the k-fold table's
+    bounded form on large data (its cost grows with the ratings, not the users)."""
     import numpy as np
 
-    if max_users == 0 or ratings.n_users <= max_users:
+    if max_ratings == 0 or len(ratings) <= max_ratings:
         return ratings
     rng = np.random.default_rng([seed, 0x6B666F6C64])  # "kfold": its own stream of the seed
+    order = rng.permutation(ratings.n_users)
+    counts = np.bincount(ratings.user, minlength=ratings.n_users)[order]
     chosen = np.zeros(ratings.n_users, dtype=bool)
-    chosen[rng.choice(ratings.n_users, size=max_users, replace=False)] = True
+    chosen[order[np.cumsum(counts) <= max_ratings]] = True
     return ratings.take(chosen[ratings.user]).compact()
