@@ -27,7 +27,9 @@ def test_small_data_is_planned_dense_and_large_data_bounded() -> None:
     # 30,000^2 float32 = 3.4 GiB > the 2 GiB budget: a sample of 5,000 users
     assert "a seeded sample of 5,000 users" in stage(large, "distances-jaccard").form
     assert stage(large, "clustering-jaccard").bounded and stage(large, "evidence").bounded
-    assert large.peak_bytes < 4 * 30_000**2  # nothing n x n is planned
+    # nothing n x n is planned: twice the users (4 x the n x n bytes) adds little memory
+    larger = plan_run(DataShape(60_000, 200_000, 3_000_000), config)
+    assert larger.peak_bytes - large.peak_bytes < 0.1 * 4 * (60_000**2 - 30_000**2)
 
 
 def test_userknn_is_planned_per_user_block_past_the_budget() -> None:
@@ -107,3 +109,16 @@ def test_kfold_on_large_data_covers_a_seeded_sample_of_users_with_all_their_rati
         stage(unbounded, "kfold").seconds / stage(plan, "kfold").seconds,
         1_812_656 / tiny_config().evaluation.max_ratings,
     )
+
+
+def test_a_user_heavier_than_the_bound_is_skipped_not_the_whole_sample() -> None:
+    from clusterrec.data.ratings import Ratings
+    from clusterrec.run.stages.kfold import sample_users
+
+    users = ["heavy"] * 50 + [f"u{j}" for j in range(20) for _ in range(3)]
+    items = [f"i{j}" for j in range(50)] + [f"i{j % 7}" for j in range(60)]
+    frame = __import__("pandas").DataFrame({"user": users, "item": items, "rating": 3.0})
+    ratings = Ratings.from_frame(frame)
+    for seed in range(5):  # whatever the order, the heavy user never fits 30, the others do
+        sample = sample_users(ratings, 30, seed)
+        assert 27 <= len(sample) <= 30 and "heavy" not in set(sample.user_labels)

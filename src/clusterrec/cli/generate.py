@@ -27,7 +27,7 @@ def add_to(commands: argparse._SubParsersAction) -> None:
         "--out",
         required=True,
         metavar="FILE",
-        help="the .npy file to write (ml10m: a MovieLens ratings.csv, half stars)",
+        help="the file to write: a .npy (ml10m: a .csv, MovieLens' ratings.csv, half stars)",
     )
     parser.add_argument("--size", choices=list(SIZES), default="tiny", help="default: tiny")
     parser.add_argument("--seed", type=int, default=0)
@@ -48,8 +48,13 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise ClusterrecError(f"{out}: already exists; pass --force to overwrite it")
     if args.size in MOVIELENS_SIZES:  # MovieLens' own layout, half stars
+        if out.suffix.lower() != ".csv":
+            raise ClusterrecError(
+                f"{out}: --size {args.size} writes a MovieLens ratings.csv; give a .csv --out"
+            )
         write_movielens_csv(out, args.size, seed=args.seed)
-        n_records = sum(1 for _ in out.open(encoding="utf-8")) - 1
+        with out.open(encoding="utf-8") as handle:
+            n_records = sum(1 for _ in handle) - 1
     else:
         records = generate_records(args.size, seed=args.seed)
         write_dataset_npy(out, records)

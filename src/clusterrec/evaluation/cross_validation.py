@@ -226,10 +226,12 @@ def cross_validate(
     if relevance_threshold is None:
         relevance_threshold = default_relevance_threshold(ratings.scale)
     rows = []
+    items_bounded = False
     with Steps(progress, folds * len(models), unit="fit") as step:
         for fold in range(folds):
             test_mask = fold_of == fold
             train, test = ratings.take(~test_mask), ratings.take(test_mask)
+            items_bounded |= bool(rank_items) and np.unique(train.item).size > rank_items
             ranked = ranking_sample(test, relevance_threshold, rank_users, seed=[seed, fold])
             for name, factory in models.items():
                 step(f"fold {fold + 1}/{folds}: {name}")
@@ -255,7 +257,7 @@ def cross_validate(
         metadata={
             "rank_users": rank_users,
             "rank_items": rank_items,
-            "items_bounded": bool(rank_items) and ratings.n_items > rank_items,
+            "items_bounded": items_bounded,
         },
     )
 

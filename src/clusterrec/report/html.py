@@ -435,7 +435,7 @@ def _leaky_block(networks: NetworksResult) -> str:
         [
             _caption_table(
                 "The original notebook's evaluation (LEAKY) beside the honest one: same data, "
-                "clusters and k",
+                "clusters and k (the notebook counts the user among their k)",
                 rows,
             ),
             _paragraph(f"Protocol of the first row: {networks.leaky['protocol']}."),

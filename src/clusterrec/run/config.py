@@ -132,15 +132,22 @@ class DataConfig:
         _one_of(self.format, FORMAT_NAMES, "data", "format")
         _one_of(self.on_bad_record, ("error", "skip"), "data", "on_bad_record")
 
-    def user_range(self, builtin: str | None = None) -> tuple[int, int | None]:
+    def user_range(
+        self, builtin: str | None = None, generated: str | None = None
+    ) -> tuple[int, int | None]:
         """(Rmin, Rmax) applied to the data read: the keys when set; with both "auto", the
-        range of the built-in data set ``builtin``, else (generated data, a file) the
-        assignment's 150..300."""
+        range of the built-in data set ``builtin``, MovieLens' own 20..none for a generated
+        MovieLens-shaped size (``generated``: the size's name), else (generated data in the
+        assignment's shape, a file) the assignment's 150..300."""
+        from clusterrec.data.synthetic import MOVIELENS_SIZES
+
         if self.min_ratings != AUTO:
             return self.min_ratings, self.max_ratings
         if builtin is not None:
             spec = BUILTIN[builtin]
             return spec.min_ratings, spec.max_ratings
+        if generated in MOVIELENS_SIZES:
+            return 20, None
         return ASSIGNMENT_RANGE
 
     def _check_range(self) -> None:

@@ -34,7 +34,9 @@ _GIB = 1024**3
 
 # Seconds per unit of work, measured on this project's 2-core machine (one thread).
 _PAIR_SECONDS = 3.75e-8  # one user pair of a dense distance matrix, per 208 ratings a user
+_BASE_BYTES = 500 * 1024**2
 _KMEANS_SECONDS = 7.8e-7  # one rating, one L, one restart of masked k-means
+_KMEANS_ITERATIONS = 15  # steps of a restart to convergence, typically (what the above spans)
 _NETWORK_SECONDS = 4.5e-5  # one training row of the per-cluster networks, one protocol
 _FEATURE_SECONDS = 5e-6  # one rating's neighbour features and prediction
 _KFOLD_SECONDS = {  # one training rating of one fold, per model
@@ -47,8 +49,8 @@ _KFOLD_SECONDS = {  # one training rating of one fold, per model
 }
 #: Bytes per training rating of each model's largest arrays (feature rows, indexes).
 _KFOLD_BYTES = {
-    "clusterrec": 1200,
-    "network": 600,
+    "clusterrec": 2400,
+    "network": 1300,
     "notebook": 120,
     "bias": 40,
     "mean": 16,
@@ -108,8 +110,10 @@ class RunPlan:
         raise ConfigError(
             f"this run would need about {_size(worst.memory_bytes)} in stage {worst.name} "
             f"({worst.form}), more than [plan] memory_limit = {_size(self.memory_limit)}. "
-            "Keep fewer users ([data] min_ratings / max_ratings), compare fewer models "
-            "([evaluation] models) or raise [plan] memory_limit if the machine has the memory"
+            "Keep fewer users ([data] min_ratings / max_ratings), bound the stage (the n x n "
+            "sample: [distances] memory_budget_mib, sample_size; the k-fold table: [evaluation] "
+            "max_ratings, models; the networks: [model] max_rows) or raise [plan] memory_limit "
+            "if the machine has the memory"
         )
 
     def to_text(self) -> str:
@@ -147,13 +151,15 @@ def plan_run(shape: DataShape, config: RunConfig) -> RunPlan:
     n_d = n if dense else min(n, config.distances.sample_size)
     per_user = r / max(n, 1)
     matrix = 4 * n_d * n_d
-    data_bytes = 40 * r
+    # what stays resident through the run: the interpreter with torch and numpy, the ratings,
+    # their matrices and earlier stages' results (measured: ~860 MiB at 1.8M ratings)
+    data_bytes = _BASE_BYTES + 200 * r
     sample_form = (
         f"dense {n_d:,} x {n_d:,}"
         if dense
         else f"a seeded sample of {n_d:,} users ({n:,} x {n:,} would need {_size(4 * n * n)})"
     )
-    stages = [StagePlan("data", "read, validate, filter", 3 * data_bytes, 1e-6 * r)]
+    stages = [StagePlan("data", "read, validate, filter", data_bytes + 400 * r, 3e-6 * r)]
     metrics = [*config.clustering.metrics, "jaccard"]
     pair_seconds = _PAIR_SECONDS * n_d * n_d * per_user / 208
     for metric in metrics:
@@ -168,22 +174,14 @@ def plan_run(shape: DataShape, config: RunConfig) -> RunPlan:
         )
     sweep = config.clustering.n_clusters
     for metric in config.clustering.metrics:
-        centres = 8 * 6 * max(sweep) * shape.items
-        stages.append(
-            StagePlan(
-                f"clustering-{metric}",
-                f"masked k-means on all {n:,} users, L = {sweep[0]}..{sweep[-1]}",
-                data_bytes + 64 * r + centres,
-                _KMEANS_SECONDS * r * sum(sweep) * config.clustering.n_init,
-            )
-        )
+        stages.append(_kmeans_plan(metric, shape, config, data_bytes))
     stages.append(
         StagePlan(
             "clustering-jaccard",
             f"{config.jaccard.algorithm} on {sample_form}"
             + ("" if dense else ", every user assigned to the nearest medoid"),
             data_bytes + matrix + 8 * n * max(sweep),
-            0.1 + 1e-8 * n_d * n_d * len(sweep),
+            0.1 + 8e-8 * n_d * n_d * len(sweep),
             bounded=not dense,
         )
     )
@@ -191,8 +189,8 @@ def plan_run(shape: DataShape, config: RunConfig) -> RunPlan:
         StagePlan(
             "evidence",
             f"metric evidence on {sample_form}",
-            data_bytes + 3 * matrix,
-            0.5,
+            data_bytes + 14 * matrix,
+            0.3 + 5e-7 * n_d * n_d,
             bounded=not dense,
         )
     )
@@ -208,7 +206,7 @@ def plan_run(shape: DataShape, config: RunConfig) -> RunPlan:
             f"k = {k} neighbours in blocks, one network per cluster"
             + (f" on at most {cap:,} rows each (seeded)" if capped else "")
             + (" (and the notebook's leaky protocol)" if leaky == 2 else ""),
-            data_bytes + 8 * (3 * k + 3) * min(r, 2 * trained),
+            data_bytes + 65 * (k + 1) * r,
             _NETWORK_SECONDS * trained * leaky + _FEATURE_SECONDS * r,
             bounded=capped,
         )
@@ -217,6 +215,30 @@ def plan_run(shape: DataShape, config: RunConfig) -> RunPlan:
     stages.append(StagePlan("recommendations", "top-N for sample users", data_bytes, 1.0))
     stages.append(StagePlan("report", "figures and report.html", data_bytes, 5.0))
     return RunPlan(shape, tuple(stages), _memory_limit(config))
+
+
+def _kmeans_plan(metric: str, shape: DataShape, config: RunConfig, data_bytes: int) -> StagePlan:
+    """Masked k-means over the L sweep: on all users, or (past the sample size) restarts on a
+    seeded sample and a few refining steps on all users."""
+    from clusterrec.clustering._common import DEFAULT_KMEANS_SAMPLE_SIZE
+    from clusterrec.clustering.kmeans import _REFINE_STEPS
+
+    n, r = shape.users, shape.ratings
+    sweep = config.clustering.n_clusters
+    restarts = sum(sweep) * config.clustering.n_init
+    memory = data_bytes + 64 * r + 8 * 6 * max(sweep) * shape.items
+    span = f"L = {sweep[0]}..{sweep[-1]}"
+    if n <= DEFAULT_KMEANS_SAMPLE_SIZE:
+        form = f"masked k-means on all {n:,} users, {span}"
+        return StagePlan(f"clustering-{metric}", form, memory, _KMEANS_SECONDS * r * restarts)
+    sample_ratings = r * DEFAULT_KMEANS_SAMPLE_SIZE / n
+    refine = _REFINE_STEPS / _KMEANS_ITERATIONS
+    seconds = _KMEANS_SECONDS * (sample_ratings * restarts + r * sum(sweep) * refine)
+    form = (
+        f"masked k-means, {span}: restarts on a seeded sample of {DEFAULT_KMEANS_SAMPLE_SIZE:,} "
+        f"users, then at most {_REFINE_STEPS} steps on all {n:,}"
+    )
+    return StagePlan(f"clustering-{metric}", form, memory, seconds, bounded=True)
 
 
 def _kfold_plan(shape: DataShape, config: RunConfig, budget: int, data_bytes: int) -> StagePlan:
@@ -230,6 +252,11 @@ def _kfold_plan(shape: DataShape, config: RunConfig, budget: int, data_bytes: in
     models = config.evaluation.models
     knn_dense = 4 * users**2 <= budget
     memory = {name: _KFOLD_BYTES[name] * train for name in models}
+    if "clusterrec" in memory:  # its exact dense similarities up to 12,000 rows, ~3 at once
+        from clusterrec.models.neighbour_features import DENSE_SIMILARITY_LIMIT as dense_max
+
+        items = min(shape.items, dense_max)
+        memory["clusterrec"] += 12 * (items**2 + min(users, dense_max) ** 2)
     if "userknn" in memory:
         memory["userknn"] += 4 * users**2 if knn_dense else 256 * _MIB
     seconds = sum(_KFOLD_SECONDS[name] * train for name in models) * folds

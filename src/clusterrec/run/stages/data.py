@@ -121,7 +121,7 @@ class DataResult:
 
 def data_params(source: InputFile, config: RunConfig) -> dict:
     """What the data stage depends on: the input's hash, the reader and the filter."""
-    low, high = config.data.user_range(source.builtin)
+    low, high = config.data.user_range(source.builtin, _generated_size(source))
     return {
         "input_sha256": source.sha256,
         "reader": config.data.reader_options(),
@@ -137,7 +137,9 @@ def compute_data(source: InputFile, config: RunConfig) -> DataResult:
     from clusterrec.data.statistics import describe_ratings, user_statistics
 
     ratings = read_ratings(source.path, **config.data.reader_options())
-    kept, report = filter_users(ratings, *config.data.user_range(source.builtin))
+    kept, report = filter_users(
+        ratings, *config.data.user_range(source.builtin, _generated_size(source))
+    )
     read = ratings.source.as_dict() if ratings.source else {}
     read.pop("path", None)
     return DataResult(
@@ -148,3 +150,8 @@ def compute_data(source: InputFile, config: RunConfig) -> DataResult:
         statistics=describe_ratings(kept),
         user_statistics=user_statistics(kept),
     )
+
+
+def _generated_size(source: InputFile) -> str | None:
+    """The generated size's name, when the input was generated."""
+    return source.generated["size"] if source.generated else None

@@ -51,9 +51,11 @@ class KFoldResult:
 
 
 def kfold_params(data_key: str, config: RunConfig) -> dict:
+    model = model_params(config)
+    model.pop("max_rows")  # the networks stage's bound; the k-fold models train on all rows
     return {
         "data": data_key,
-        "model": model_params(config),
+        "model": model,
         "evaluation": dataclasses.asdict(config.evaluation),
     }
 
@@ -117,7 +119,11 @@ def sample_users(ratings: Ratings, max_ratings: int, seed: int) -> Ratings:
         return ratings
     rng = np.random.default_rng([seed, 0x6B666F6C64])  # "kfold": its own stream of the seed
     order = rng.permutation(ratings.n_users)
-    counts = np.bincount(ratings.user, minlength=ratings.n_users)[order]
+    counts = np.bincount(ratings.user, minlength=ratings.n_users)
     chosen = np.zeros(ratings.n_users, dtype=bool)
-    chosen[order[np.cumsum(counts) <= max_ratings]] = True
+    room = max_ratings
+    for user in order:  # a user who does not fit is skipped; later, lighter ones may
+        if counts[user] <= room:
+            chosen[user] = True
+            room -= counts[user]
     return ratings.take(chosen[ratings.user]).compact()
