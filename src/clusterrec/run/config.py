@@ -296,7 +296,7 @@ class EvaluationConfig:
         ),
     )
     max_ratings: int = field(
-        default=150_000,
+        default=120_000,
         metadata=_doc(
             "more kept ratings: the table covers a seeded sample of users with at most this "
             "many ratings in all (0: all)"
