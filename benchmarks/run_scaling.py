@@ -1,6 +1,7 @@
 """The whole ``clusterrec run`` at growing sizes: seconds and peak RSS per stage, and growth.
 
     .venv/bin/python benchmarks/run_scaling.py [--min-ratings 80,40,20] [--ml10m] [--seed-size]
+        [--name run_scaling]
 
 Each run is a fresh ``clusterrec run`` subprocess with a cold stage cache (``--no-cache`` into
 a temporary cache folder), its plan printed first (kept in the results), its manifest read for
@@ -130,6 +131,7 @@ def main() -> None:
     parser.add_argument("--min-ratings", default="80,40,20")
     parser.add_argument("--ml10m", action="store_true")
     parser.add_argument("--seed-size", action="store_true")
+    parser.add_argument("--name", default="run_scaling", help="results/NAME.md and .json")
     args = parser.parse_args()
     runs = []
     if args.seed_size:
@@ -160,10 +162,10 @@ def main() -> None:
             ys = [next(s["seconds"] for s in r["stages"] if s["name"] == stage) for r in full]
             growth[stage] = slope(xs, ys)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "run_scaling.json").write_text(
+    (RESULTS / f"{args.name}.json").write_text(
         json.dumps({"runs": runs, "growth": growth}, indent=2) + "\n"
     )
-    (RESULTS / "run_scaling.md").write_text(markdown(runs, growth))
+    (RESULTS / f"{args.name}.md").write_text(markdown(runs, growth))
     print(markdown(runs, growth))
 
 

@@ -365,3 +365,17 @@ def test_max_rows_bounds_each_cluster_s_training_rows_and_every_user_is_still_pr
     assert loaded.max_rows == 50
     with pytest.raises(ConfigError, match="max_rows"):
         ClusterNeighborRecommender(2, max_rows=0).fit(ratings)
+
+
+def test_predictions_in_blocks_equal_predictions_at_once(monkeypatch) -> None:
+    from clusterrec.models import cluster_neighbor
+
+    ratings = helpers.random_ratings(40, 30, 0.4, seed=9, cover=True)
+    model = ClusterNeighborRecommender(2, seed=0, preset="notebook").fit(ratings)
+    users = np.repeat(np.arange(40), 30)
+    items = np.tile(np.arange(30), 40)
+    whole = model.predict_codes(users, items)
+    monkeypatch.setattr(cluster_neighbor, "_PREDICT_BLOCK", 7)
+    blocked = model.predict_codes(users, items)
+    np.testing.assert_allclose(blocked.rating, whole.rating, rtol=1e-6)  # float32 matmul order
+    np.testing.assert_array_equal(blocked.fallback, whole.fallback)

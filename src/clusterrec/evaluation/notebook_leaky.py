@@ -105,7 +105,8 @@ def notebook_leaky(
     comparison with an honest protocol runs on the same clusters; None clusters the users
     here by Jaccard distance (k-medoids, ``seed``). ``epochs``: instead of the preset's (the
     run passes the epochs its honest networks trained, so both train alike). ``max_rows``: each
-    cluster's network trains on at most this many of its training rows (a seeded sample).
+    cluster's network trains on at most this many of its training rows and is tested on at
+    most this many of its test rows (seeded samples; the features of no other row are built).
     """
     from clusterrec.clustering.entry import cluster_users
     from clusterrec.models.inputs import RatingLookup, rated_pairs
@@ -130,7 +131,10 @@ def notebook_leaky(
         neighbors = others
     users, items, truth = rated_pairs(R, np.arange(R.shape[0]))
     lookup = RatingLookup(R)
-    features = lookup(neighbors[users], items[:, None]).astype(np.float32)
+
+    def features(rows: np.ndarray) -> np.ndarray:  # only the rows a step needs (memory)
+        return lookup(neighbors[users[rows]], items[rows][:, None]).astype(np.float32)
+
     rng = np.random.default_rng(seed)
     rows = []
     errors = {"train": [], "test": []}
@@ -141,14 +145,14 @@ def notebook_leaky(
         shuffled = rng.permutation(members)
         n_test = max(1, int(round(test_share * len(members))))
         test, train = shuffled[:n_test], shuffled[n_test:]
-        if max_rows is not None and len(train) > max_rows:
-            train = train[:max_rows]  # already a seeded random order
-        fitted = train_network(features[train], truth[train], config, seed=seed + cluster)
-        network = build_network(features.shape[1], config.hidden)
+        if max_rows is not None:  # both already in a seeded random order
+            train, test = train[:max_rows], test[:max_rows]
+        fitted = train_network(features(train), truth[train], config, seed=seed + cluster)
+        network = build_network(neighbors.shape[1], config.hidden)
         network.load_state_dict(fitted.state_dict)
         row = {"cluster": cluster, "users": int(np.count_nonzero(labels == cluster))}
         for name, part in (("train", train), ("test", test)):
-            predicted = np.clip(predict_network(network, features[part]), *_scale(ratings))
+            predicted = np.clip(predict_network(network, features(part)), *_scale(ratings))
             error = predicted - truth[part]
             errors[name].append(error)
             row[f"{name}_ratings"] = len(part)

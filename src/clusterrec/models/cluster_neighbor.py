@@ -74,6 +74,10 @@ _DAMAGE = (
 )
 
 
+#: Pairs predicted at once (their feature rows: ~60 float32 each at k = 20).
+_PREDICT_BLOCK = 262_144
+
+
 class ClusterNeighborRecommender(Recommender):
     """Cluster users by Jaccard distance, then one network per cluster on neighbours' ratings.
 
@@ -346,6 +350,21 @@ class ClusterNeighborRecommender(Recommender):
     # -- prediction -------------------------------------------------------------------------------
 
     def _predict_codes(self, users: np.ndarray, items: np.ndarray) -> Predictions:
+        """In blocks of pairs, so that the feature rows of millions of pairs are never held
+        at once."""
+        if len(users) <= _PREDICT_BLOCK:
+            return self._predict_block(users, items)
+        parts = [
+            self._predict_block(
+                users[start : start + _PREDICT_BLOCK], items[start : start + _PREDICT_BLOCK]
+            )
+            for start in range(0, len(users), _PREDICT_BLOCK)
+        ]
+        return Predictions(
+            np.concatenate([p.rating for p in parts]), np.concatenate([p.fallback for p in parts])
+        )
+
+    def _predict_block(self, users: np.ndarray, items: np.ndarray) -> Predictions:
         prediction = self._baseline(users, items)
         fallback = np.ones(len(users), dtype=bool)
         known = np.flatnonzero((users >= 0) & (items >= 0))
