@@ -180,6 +180,8 @@ def notebook_leaky(
         preset=preset,
         epochs=config.epochs,
     )
+    if max_rows is not None:
+        protocol += f"; each network trained and tested on at most {max_rows:,} rows (seeded)"
     if not include_self:
         protocol = protocol.replace(
             "notebook-leaky (LEAKY, the original notebook's evaluation, not an estimate of "

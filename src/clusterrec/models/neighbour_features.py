@@ -200,17 +200,21 @@ def dense_pearson_baseline(
     step = _dense_rows(n)
     for start in range(0, n, step):
         stop = min(start + step, n)
-        count = (bin_iu[start:stop] @ bin_ui).toarray().astype(np.float64)
-        num = (resid_iu[start:stop] @ resid_ui).toarray().astype(np.float64)
-        d_ij = (sq_iu[start:stop] @ bin_ui).toarray().astype(np.float64)
-        d_ji = (bin_iu[start:stop] @ sq_ui).toarray().astype(np.float64)
+        # the arithmetic on the block's co-rated pairs only (a pair without a common rater
+        # is 0), then scattered into the dense rows
+        pattern = sp.csr_matrix(bin_iu[start:stop] @ bin_ui)
+        count = pattern.data.astype(np.float64)
+        num = _aligned(pattern, resid_iu[start:stop] @ resid_ui)
+        d_ij = _aligned(pattern, sq_iu[start:stop] @ bin_ui)
+        d_ji = _aligned(pattern, bin_iu[start:stop] @ sq_ui)
         prod = d_ij * d_ji
         ok = (prod > 0) & (count > 1)
         with np.errstate(divide="ignore", invalid="ignore"):
             sim = np.where(ok, num / np.sqrt(prod), 0.0)
             sim *= np.where(ok, (count - 1) / (count - 1 + shrink), 0.0)
-        sim[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        out[start:stop] = sim
+        rows = np.repeat(np.arange(stop - start), np.diff(pattern.indptr))
+        out[start + rows, pattern.indices] = sim
+        out[np.arange(start, stop), np.arange(start, stop)] = 0.0
     return out
 
 
