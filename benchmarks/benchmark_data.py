@@ -21,3 +21,20 @@ def ml100k() -> Path:
         )
         folder = out.stdout.strip().splitlines()[-1]
     return Path(folder) / "u.data"
+
+
+def memory_status(field: str) -> float:
+    """A /proc/self/status field in MiB (VmHWM: peak resident memory, VmRSS: current)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak() -> float:
+    """Reset VmHWM to the current resident memory (Linux >= 4.0); return that, in MiB."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    return memory_status("VmRSS")

@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from benchmark_data import memory_status, reset_peak
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -51,23 +52,6 @@ MATRIX = HERE / "data" / "full-seed0-matrix.npz"
 
 
 # -- memory ---------------------------------------------------------------------------------------
-
-
-def _status(field: str) -> float:
-    """A /proc/self/status field in MiB (VmHWM: peak resident memory, VmRSS: current)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def reset_peak() -> float:
-    """Reset VmHWM to the current resident memory (Linux >= 4.0); return that, in MiB."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-    return _status("VmRSS")
 
 
 # -- children -------------------------------------------------------------------------------------
@@ -109,7 +93,7 @@ def _graph(R: sp.csr_matrix, k: int, budget: int | None) -> tuple[dict, np.ndarr
     out["seconds"] = time.perf_counter() - started
     done = os.times()
     out["cpu_s"] = done.user - cpu.user + done.system - cpu.system
-    out["peak_mib"] = _status("VmHWM")
+    out["peak_mib"] = memory_status("VmHWM")
     out["stage_mib"] = out["peak_mib"] - before
     out["padded_slots"] = int((distances >= 1).sum())
     out["self_neighbours"] = int((indices == np.arange(len(indices))[:, None]).sum())
@@ -168,7 +152,7 @@ def full_child(k: int, budget: int | None, sample: int) -> dict:
     R = ratings.matrix().tocsr()
     del ratings
     out["read_s"] = time.perf_counter() - started
-    out["read_peak_mib"] = _status("VmHWM")
+    out["read_peak_mib"] = memory_status("VmHWM")
     out["shape"] = [R.shape[0], R.shape[1], R.nnz]
     out["pair_work"] = _pair_work(R)
     out["max_popularity"] = int(np.bincount(R.indices).max())

@@ -46,6 +46,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from benchmark_data import memory_status, reset_peak
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -98,22 +99,6 @@ def _distinct(rng: np.random.Generator, cdf: np.ndarray, k: int) -> np.ndarray:
 # -- memory ---------------------------------------------------------------------------------------
 
 
-def _status(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def reset_peak() -> float:
-    """Reset VmHWM to the current resident memory (Linux >= 4.0); return that, in MiB."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-    return _status("VmRSS")
-
-
 # -- children -------------------------------------------------------------------------------------
 
 
@@ -149,7 +134,7 @@ def stage_child(stage: str, n_users: int) -> dict:
     started = time.perf_counter()
     result = run()
     seconds = time.perf_counter() - started
-    peak = _status("VmHWM")
+    peak = memory_status("VmHWM")
     if stage in ("kmedoids", "kmeans"):
         extra["iterations"] = int(result.n_iter)
     if stage == "training":
@@ -189,12 +174,12 @@ def full_child(part: str) -> dict:
     out["kept"] = [len(kept), kept.n_users, kept.n_items]
     del ratings
     R = kept.matrix()
-    out["peak_before_topk_mib"] = _status("VmHWM")
+    out["peak_before_topk_mib"] = memory_status("VmHWM")
     before = reset_peak()
     started = time.perf_counter()
     indices, distances = nearest_neighbors(R, "jaccard", K)
     out["topk_s"] = time.perf_counter() - started
-    out["topk_peak_mib"] = _status("VmHWM")
+    out["topk_peak_mib"] = memory_status("VmHWM")
     out["topk_stage_mib"] = out["topk_peak_mib"] - before
     out["self_neighbours"] = int((indices == np.arange(len(indices))[:, None]).sum())
     out["padded"] = int((indices < 0).sum())
