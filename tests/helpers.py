@@ -151,3 +151,15 @@ def tiny_run(factory: pytest.TempPathFactory, out: Path, **kwargs: object) -> Ru
         patch.setenv("XDG_CACHE_HOME", str(home))
         config = kwargs.pop("config", None) or tiny_config()
         return run_pipeline(config, kwargs.pop("data", None), out, cache_dir=cache, **kwargs)
+
+
+def run_cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    """``clusterrec ARGV``: (exit status, stdout, stderr); argparse's exits included."""
+    from clusterrec.cli import main
+
+    try:
+        status = main(list(argv))
+    except SystemExit as exit_:
+        status = int(exit_.code)
+    out, err = capsys.readouterr()
+    return status, out, err

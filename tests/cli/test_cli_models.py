@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from clusterrec.cli import main
+from helpers import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +26,7 @@ def udata(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
-    try:
-        status = main(list(argv))
-    except SystemExit as exit_:
-        status = int(exit_.code)
-    out, err = capsys.readouterr()
-    return status, out, err
+run = run_cli
 
 
 def test_train_json_shape_then_recommend(

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import run_cli
 
 from clusterrec.cli import main
 from clusterrec.models.cluster_neighbor import ClusterNeighborRecommender
@@ -32,13 +33,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
-    try:
-        status = main(list(argv))
-    except SystemExit as exit_:
-        status = int(exit_.code)
-    out, err = capsys.readouterr()
-    return status, out, err
+run = run_cli
 
 
 @pytest.mark.parametrize("name", ["recs.parquet", "recs.csv"])

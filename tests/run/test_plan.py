@@ -90,17 +90,17 @@ def test_kfold_on_large_data_covers_a_seeded_sample_of_users_with_all_their_rati
     import numpy as np
     from helpers import random_ratings
 
-    from clusterrec.run.stages.kfold import sample_users
+    from clusterrec.run.stages.kfold import sample_by_ratings
 
     ratings = random_ratings(60, 30, 0.3, seed=5)
-    sample = sample_users(ratings, 200, seed=0)
+    sample = sample_by_ratings(ratings, 200, seed=0)
     assert 190 <= len(sample) <= 200 and sample.n_users < 60
-    assert sample_users(ratings, 200, seed=0).to_frame().equals(sample.to_frame())
+    assert sample_by_ratings(ratings, 200, seed=0).to_frame().equals(sample.to_frame())
     counts = ratings.to_frame()["user"].value_counts()
     kept = sample.to_frame()["user"].value_counts()
     assert kept.to_dict() == counts[kept.index].to_dict()  # every rating of a sampled user
-    assert sample_users(ratings, 0, seed=0) is ratings
-    assert sample_users(ratings, len(ratings), 0) is ratings
+    assert sample_by_ratings(ratings, 0, seed=0) is ratings
+    assert sample_by_ratings(ratings, len(ratings), 0) is ratings
     shape = DataShape(24_702, 239_776, 1_812_656)
     plan = plan_run(shape, tiny_config())
     assert "on a seeded sample of" in stage(plan, "kfold").form
@@ -113,12 +113,12 @@ def test_kfold_on_large_data_covers_a_seeded_sample_of_users_with_all_their_rati
 
 def test_a_user_heavier_than_the_bound_is_skipped_not_the_whole_sample() -> None:
     from clusterrec.data.ratings import Ratings
-    from clusterrec.run.stages.kfold import sample_users
+    from clusterrec.run.stages.kfold import sample_by_ratings
 
     users = ["heavy"] * 50 + [f"u{j}" for j in range(20) for _ in range(3)]
     items = [f"i{j}" for j in range(50)] + [f"i{j % 7}" for j in range(60)]
     frame = __import__("pandas").DataFrame({"user": users, "item": items, "rating": 3.0})
     ratings = Ratings.from_frame(frame)
     for seed in range(5):  # whatever the order, the heavy user never fits 30, the others do
-        sample = sample_users(ratings, 30, seed)
+        sample = sample_by_ratings(ratings, 30, seed)
         assert 27 <= len(sample) <= 30 and "heavy" not in set(sample.user_labels)

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from clusterrec.data.synthetic import (
         MOVIELENS_SIZES,
         generate_records,
+        movielens_frame,
         write_dataset_npy,
         write_movielens_csv,
     )
@@ -52,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
             raise ClusterrecError(
                 f"{out}: --size {args.size} writes a MovieLens ratings.csv; give a .csv --out"
             )
-        write_movielens_csv(out, args.size, seed=args.seed)
-        with out.open(encoding="utf-8") as handle:
-            n_records = sum(1 for _ in handle) - 1
+        frame = movielens_frame(args.size, seed=args.seed)
+        write_movielens_csv(out, frame=frame)
+        n_records = len(frame)
     else:
         records = generate_records(args.size, seed=args.seed)
         write_dataset_npy(out, records)

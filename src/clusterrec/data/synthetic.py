@@ -33,11 +33,15 @@ import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from clusterrec._atomic import atomic_write
 from clusterrec.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "BASE_RATING",
@@ -63,6 +67,7 @@ __all__ = [
     "default_movielens_path",
     "generate_dataset",
     "generate_records",
+    "movielens_frame",
     "write_dataset_npy",
     "write_movielens_csv",
 ]
@@ -252,10 +257,9 @@ def _draw_all(
     return user_of_rating, movies, ratings, days, taste_groups
 
 
-def write_movielens_csv(path: str | os.PathLike, size: str = "ml10m", seed: int = 0) -> Path:
-    """Generated ratings as a MovieLens ``ratings.csv`` (userId, movieId, rating in half stars
-    0.5..5, timestamp), atomically: the same model as every size, the 1..10 score halved.
-    Returns the path; the count of rows is that of :data:`SIZES` ``[size]``."""
+def movielens_frame(size: str = "ml10m", seed: int = 0) -> pd.DataFrame:
+    """Generated ratings with MovieLens' columns (userId, movieId, rating in half stars
+    0.5..5, timestamp): the same model as every size, the 1..10 score halved."""
     import pandas as pd
 
     spec = _size_spec(size)
@@ -263,7 +267,7 @@ def write_movielens_csv(path: str | os.PathLike, size: str = "ml10m", seed: int 
     user_of_rating, movies, ratings, days, _ = _draw_all(rng, spec)
     first = int(dt.datetime(FIRST_DATE.year, 1, 1, tzinfo=dt.timezone.utc).timestamp())
     seconds = rng.integers(0, 86_400, size=days.size)
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "userId": user_of_rating + 1,
             "movieId": movies + 1,
@@ -271,6 +275,18 @@ def write_movielens_csv(path: str | os.PathLike, size: str = "ml10m", seed: int 
             "timestamp": first + days * 86_400 + seconds,
         }
     )
+
+
+def write_movielens_csv(
+    path: str | os.PathLike,
+    size: str = "ml10m",
+    seed: int = 0,
+    *,
+    frame: pd.DataFrame | None = None,
+) -> Path:
+    """:func:`movielens_frame` (or the ``frame`` it gave) as a MovieLens ``ratings.csv``,
+    written atomically. Returns the path."""
+    frame = movielens_frame(size, seed) if frame is None else frame
     path = Path(path)
     with atomic_write(path, "w") as handle:
         frame.to_csv(handle, index=False, float_format="%.1f")

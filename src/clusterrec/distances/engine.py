@@ -122,13 +122,20 @@ _TOP_K_INSTEAD = (
 )
 
 
-def _check_budget(
-    n: int, n_matrices: int, budget: int | None, *, what: str, instead: str = _TOP_K_INSTEAD
-) -> None:
+def _check_budget_value(budget: object) -> None:
+    """``memory_budget`` is None or a whole number of bytes >= 0, else a ConfigError."""
     if budget is None:
         return
     if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 0:
         raise ConfigError(f"memory_budget must be a number of bytes >= 0 or None; got {budget!r}")
+
+
+def _check_budget(
+    n: int, n_matrices: int, budget: int | None, *, what: str, instead: str = _TOP_K_INSTEAD
+) -> None:
+    _check_budget_value(budget)
+    if budget is None:
+        return
     needed = dense_bytes(n, n_matrices)
     if needed > budget:
         raise MemoryBudgetError(

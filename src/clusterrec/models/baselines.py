@@ -31,6 +31,7 @@ from clusterrec.distances.engine import (
     _block_distances,
     _blocks,
     _check_budget,
+    _check_budget_value,
     _Operands,
     _Policy,
     _write_symmetric,
@@ -293,13 +294,7 @@ class UserKNN(_RatedItemsMixin, Recommender):
         _check_positive_int(self.n_neighbors, "n_neighbors")
         _check_positive_int(self.min_support, "min_support")
         _check_non_negative(self.shrinkage, "shrinkage")
-        budget = self.memory_budget
-        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int)):
-            raise ConfigError(
-                f"memory_budget must be a number of bytes >= 0 or None; got {budget!r}"
-            )
-        if budget is not None:
-            _check_non_negative(budget, "memory_budget")
+        _check_budget_value(self.memory_budget)
         matrix = self._store_rated(ratings)
         self.user_mean_ = _row_means(matrix)
         self._set_similarities(matrix, None)

@@ -19,7 +19,7 @@ __all__ = [
     "KFoldResult",
     "compute_kfold",
     "kfold_params",
-    "sample_users",
+    "sample_by_ratings",
 ]
 
 
@@ -70,7 +70,7 @@ def compute_kfold(
 
     settings = config.evaluation
     kept_users = ratings.n_users
-    ratings = sample_users(ratings, settings.max_ratings, config.seed)
+    ratings = sample_by_ratings(ratings, settings.max_ratings, config.seed)
     result = cross_validate(
         ratings,
         comparison_models(
@@ -108,7 +108,7 @@ def compute_kfold(
     return KFoldResult(protocol, ranking, result.to_frame().reset_index(), result.folds)
 
 
-def sample_users(ratings: Ratings, max_ratings: int, seed: int) -> Ratings:
+def sample_by_ratings(ratings: Ratings, max_ratings: int, seed: int) -> Ratings:
     """All ratings of a seeded sample of users holding at most ``max_ratings`` ratings in all
     (users drawn in a seeded order, each taken while the total stays within the bound; every
     user when there are not more ratings, or when ``max_ratings`` is 0): the k-fold table's
