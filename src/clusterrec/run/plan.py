@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
+from clusterrec.distances.engine import dense_bytes
 from clusterrec.errors import ConfigError
+from clusterrec.run.cache import format_size, parse_size
 from clusterrec.run.config import RunConfig
+from clusterrec.run.stages.networks import LEAKY_ROWS
 
 __all__ = [
     "DataShape",
@@ -30,7 +34,6 @@ __all__ = [
 ]
 
 _MIB = 1024**2
-_GIB = 1024**3
 
 # Seconds per unit of work, measured on this project's 2-core machine (one thread).
 _PAIR_SECONDS = 3.75e-8  # one user pair of a dense distance matrix, per 208 ratings a user
@@ -108,8 +111,8 @@ class RunPlan:
         if worst.memory_bytes <= self.memory_limit:
             return
         raise ConfigError(
-            f"this run would need about {_size(worst.memory_bytes)} in stage {worst.name} "
-            f"({worst.form}), more than [plan] memory_limit = {_size(self.memory_limit)}. "
+            f"this run would need about {format_size(worst.memory_bytes)} in stage {worst.name} "
+            f"({worst.form}), more than [plan] memory_limit = {format_size(self.memory_limit)}. "
             "Keep fewer users ([data] min_ratings / max_ratings), bound the stage (the n x n "
             "sample: [distances] memory_budget_mib, sample_size; the k-fold table: [evaluation] "
             "max_ratings, models; the networks: [model] max_rows) or raise [plan] memory_limit "
@@ -121,16 +124,18 @@ class RunPlan:
         shape = self.shape
         lines = [
             f"plan for {shape.users:,} users, {shape.items:,} movies, {shape.ratings:,} ratings "
-            f"(memory limit {_size(self.memory_limit)}; seconds rough, within ~3x):",
+            f"(memory limit {format_size(self.memory_limit)}; seconds rough, within ~3x):",
             f"  {'stage':<22} {'memory':>10} {'seconds':>8}  form",
         ]
         for stage in self.stages:
             mark = " (bounded)" if stage.bounded else ""
             lines.append(
-                f"  {stage.name:<22} {_size(stage.memory_bytes):>10} {stage.seconds:>8.0f}  "
+                f"  {stage.name:<22} {format_size(stage.memory_bytes):>10} {stage.seconds:>8.0f}  "
                 f"{stage.form}{mark}"
             )
-        lines.append(f"  {'peak / total':<22} {_size(self.peak_bytes):>10} {self.seconds:>8.0f}")
+        lines.append(
+            f"  {'peak / total':<22} {format_size(self.peak_bytes):>10} {self.seconds:>8.0f}"
+        )
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
@@ -147,17 +152,18 @@ def plan_run(shape: DataShape, config: RunConfig) -> RunPlan:
     """The plan of ``clusterrec run`` on kept ratings of this shape (see the module)."""
     n, r = shape.users, shape.ratings
     budget = config.distances.memory_budget_mib * _MIB
-    dense = 4 * n * n <= budget
+    dense = dense_bytes(n) <= budget
     n_d = n if dense else min(n, config.distances.sample_size)
     per_user = r / max(n, 1)
-    matrix = 4 * n_d * n_d
+    matrix = dense_bytes(n_d)
     # what stays resident through the run: the interpreter with torch and numpy, the ratings,
     # their matrices and earlier stages' results (measured: ~860 MiB at 1.8M ratings)
     data_bytes = _BASE_BYTES + 200 * r
     sample_form = (
         f"dense {n_d:,} x {n_d:,}"
         if dense
-        else f"a seeded sample of {n_d:,} users ({n:,} x {n:,} would need {_size(4 * n * n)})"
+        else f"a seeded sample of {n_d:,} users ({n:,} x {n:,} would need "
+        f"{format_size(dense_bytes(n))})"
     )
     stages = [StagePlan("data", "read, validate, filter", data_bytes + 400 * r, 3e-6 * r)]
     metrics = [*config.clustering.metrics, "jaccard"]
@@ -195,19 +201,20 @@ def plan_run(shape: DataShape, config: RunConfig) -> RunPlan:
         )
     )
     k = config.model.n_neighbors or 20
-    leaky = 2 if config.model.leaky_comparison else 1
     L = config.model.n_clusters
     cap = config.model.max_rows
     capped = 0 < cap < r / L
     trained = min(r, L * cap) if cap else r
+    # the leaky comparison trains on at most LEAKY_ROWS a cluster of its 80 % row split
+    leaky_trained = min(0.8 * r, L * LEAKY_ROWS) if config.model.leaky_comparison else 0
     stages.append(
         StagePlan(
             "networks",
             f"k = {k} neighbours in blocks, one network per cluster"
             + (f" on at most {cap:,} rows each (seeded)" if capped else "")
-            + (" (and the notebook's leaky protocol)" if leaky == 2 else ""),
+            + (" (and the notebook's leaky protocol)" if leaky_trained else ""),
             data_bytes + 65 * (k + 1) * r,
-            _NETWORK_SECONDS * trained * leaky + _FEATURE_SECONDS * r,
+            _NETWORK_SECONDS * (trained + leaky_trained) + _FEATURE_SECONDS * r,
             bounded=capped,
         )
     )
@@ -250,7 +257,7 @@ def _kfold_plan(shape: DataShape, config: RunConfig, budget: int, data_bytes: in
     users = round(shape.users * kept / max(shape.ratings, 1))
     train = kept * (folds - 1) / folds
     models = config.evaluation.models
-    knn_dense = 4 * users**2 <= budget
+    knn_dense = dense_bytes(users) <= budget
     memory = {name: _KFOLD_BYTES[name] * train for name in models}
     if "clusterrec" in memory:  # its exact dense similarities up to 12,000 rows, ~3 at once
         from clusterrec.models.neighbour_features import DENSE_SIMILARITY_LIMIT as dense_max
@@ -258,7 +265,7 @@ def _kfold_plan(shape: DataShape, config: RunConfig, budget: int, data_bytes: in
         items = min(shape.items, dense_max)
         memory["clusterrec"] += 12 * (items**2 + min(users, dense_max) ** 2)
     if "userknn" in memory:
-        memory["userknn"] += 4 * users**2 if knn_dense else 256 * _MIB
+        memory["userknn"] += dense_bytes(users) if knn_dense else 256 * _MIB
     seconds = sum(_KFOLD_SECONDS[name] * train for name in models) * folds
     knn = (
         ""
@@ -286,8 +293,6 @@ def _kfold_plan(shape: DataShape, config: RunConfig, budget: int, data_bytes: in
 def _memory_limit(config: RunConfig) -> int:
     if config.plan.memory_limit == "auto":
         return int(0.8 * machine_memory())
-    from clusterrec.run.cache import parse_size
-
     return parse_size(config.plan.memory_limit)
 
 
@@ -296,15 +301,9 @@ def machine_memory() -> int:
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
         try:
-            text = open(path, encoding="ascii").read().strip()
+            text = Path(path).read_text(encoding="ascii").strip()
         except OSError:
             continue
         if text.isdigit():
             total = min(total, int(text))
     return int(total)
-
-
-def _size(n: float) -> str:
-    if n >= _GIB:
-        return f"{n / _GIB:.1f} GiB"
-    return f"{n / _MIB:.0f} MiB"
