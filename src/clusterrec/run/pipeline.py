@@ -195,8 +195,7 @@ def plan_pipeline(
 ) -> RunPlan:
     """The plan of :func:`run_pipeline` on ``data`` (only the data stage runs; nothing is
     checked or written besides that stage's cache entry): ``clusterrec run --dry-run``."""
-    cache = StageCache(Path(cache_dir) if cache_dir else default_cache_dir(), reuse=reuse)
-    runner = _Runner(cache, as_progress(False)[0], len(stage_names(config)))
+    runner = _runner(config, cache_dir, reuse, as_progress(False)[0])
     _, data_result, _ = _data_stage(runner, data, config)
     return plan_run(DataShape.of(data_result.ratings), config)
 
@@ -213,8 +212,8 @@ def _run(
 ) -> RunResult:
     started = time.perf_counter()
     _check_out(out)
-    cache = StageCache(Path(cache_dir) if cache_dir else default_cache_dir(), reuse=reuse)
-    runner = _Runner(cache, progress, len(stage_names(config)))
+    runner = _runner(config, cache_dir, reuse, progress)
+    cache = runner.cache
     source, data_result, data_key = _data_stage(runner, data, config)
     if items is None:
         items = source.items  # a built-in data set's titles
@@ -281,6 +280,14 @@ def _run(
         manifest = write_manifest(work, outputs, runner.records, cache, seconds)
     _bound_cache(cache, config, runner.records)
     return RunResult(out, out / report.relative_to(work), manifest, runner.records)
+
+
+def _runner(
+    config: RunConfig, cache_dir: str | Path | None, reuse: bool, progress: Progress
+) -> _Runner:
+    """The stages' runner over the stage cache in ``cache_dir`` (default: the user cache)."""
+    cache = StageCache(Path(cache_dir) if cache_dir else default_cache_dir(), reuse=reuse)
+    return _Runner(cache, progress, len(stage_names(config)))
 
 
 def _data_stage(
