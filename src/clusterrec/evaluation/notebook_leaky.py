@@ -30,8 +30,13 @@ __all__ = [
     "notebook_leaky",
 ]
 
+#: The first words of the protocol sentence, with and without the self-neighbour.
+_PROTOCOL_NAMES = {
+    True: "notebook-leaky (LEAKY, the original notebook's evaluation, not an estimate of accuracy)",
+    False: "notebook rows without self (the notebook's row split, its self-neighbour removed)",
+}
 PROTOCOL_NOTEBOOK_LEAKY = (
-    "notebook-leaky (LEAKY, the original notebook's evaluation, not an estimate of accuracy): "
+    "{name}: "
     "Jaccard clusters (L = {n_clusters}); each user's {k} neighbours inside the cluster "
     "{self_text}; the rows (one per rating) of each cluster split at random {train:.0%}/"
     "{test:.0%} (seed {seed}); one network per cluster on the neighbours' raw ratings, with "
@@ -49,6 +54,10 @@ class LeakyResult:
     protocol: str
     leaky: bool
 
+    def _rows(self) -> list[dict]:
+        """The per-cluster rows, then ``"all"`` with the overall figures."""
+        return [*self.clusters.to_dict(orient="records"), {"cluster": "all", **self.overall}]
+
     def as_dict(self) -> dict:
         return {
             "protocol": self.protocol,
@@ -60,8 +69,7 @@ class LeakyResult:
     def to_frame(self) -> pd.DataFrame:
         """A row per cluster and a last row ``"all"`` (the overall figures), indexed by
         cluster: users, training and test ratings, MAE and RMSE."""
-        rows = [*self.clusters.to_dict(orient="records"), {"cluster": "all", **self.overall}]
-        frame = pd.DataFrame(rows, columns=list(self.clusters.columns))
+        frame = pd.DataFrame(self._rows(), columns=list(self.clusters.columns))
         frame["cluster"] = frame["cluster"].astype(str)
         return frame.set_index("cluster")
 
@@ -76,8 +84,7 @@ class LeakyResult:
         header = list(self.clusters.columns)
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "|".join("---:" for _ in header) + "|")
-        rows = [*self.clusters.to_dict(orient="records"), {"cluster": "all", **self.overall}]
-        for row in rows:
+        for row in self._rows():
             cells = [
                 f"{row[c]:.{digits}f}" if isinstance(row[c], float) else str(row[c]) for c in header
             ]
@@ -171,6 +178,7 @@ def notebook_leaky(
         else "exclude the user (no copying; still a row split)"
     )
     protocol = PROTOCOL_NOTEBOOK_LEAKY.format(
+        name=_PROTOCOL_NAMES[include_self],
         n_clusters=n_clusters,
         k=k,
         self_text=self_text,
@@ -182,13 +190,6 @@ def notebook_leaky(
     )
     if max_rows is not None:
         protocol += f"; each network trained and tested on at most {max_rows:,} rows (seeded)"
-    if not include_self:
-        protocol = protocol.replace(
-            "notebook-leaky (LEAKY, the original notebook's evaluation, not an estimate of "
-            "accuracy)",
-            "notebook rows without self (the notebook's row split, its self-neighbour removed)",
-            1,
-        )
     return LeakyResult(pd.DataFrame(rows), overall, protocol, leaky=include_self)
 
 
