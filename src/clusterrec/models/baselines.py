@@ -336,14 +336,15 @@ class UserKNN(_RatedItemsMixin, Recommender):
             return Predictions(rating, fallback)
         # bounded: the similarity rows of one block of querying users at a time
         order = known[np.argsort(users[known], kind="stable")]
-        querying = np.unique(users[order])
-        for block_users in self._similarity_rows.blocks(querying):
+        by_user = users[order]
+        columns = np.full(len(users), -1, dtype=np.int64)  # a query's row in its block
+        for block_users in self._similarity_rows.blocks(np.unique(by_user)):
             rows = self._similarity_rows(block_users)
             rows[np.arange(len(block_users)), block_users] = 0.0  # never one's own neighbour
-            local = np.full(self._rated.shape[0], -1, dtype=np.int64)
-            local[block_users] = np.arange(len(block_users))
-            columns = np.where(users >= 0, local[np.maximum(users, 0)], -1)
-            chosen = order[columns[order] >= 0]
+            # the block is a run of consecutive querying users: its queries, a run of ``order``
+            start, stop = np.searchsorted(by_user, [block_users[0], block_users[-1] + 1])
+            chosen = order[start:stop]
+            columns[chosen] = np.searchsorted(block_users, users[chosen])
             # rows is (block users x all users); _predict_item slices [raters, who], so .T
             self._predict_pairs(chosen, columns, items, rows.T, rating, fallback, codes=users)
         return Predictions(rating, fallback)
