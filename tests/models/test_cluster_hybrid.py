@@ -127,7 +127,7 @@ def test_unknown_parts_and_settings_are_config_errors() -> None:
     "settings",
     [{"n_seeds": 0}, {"n_neighbors": 0}, {"epochs": 0}, {"n_factors": "x"},
      {"user_mode": "bogus"}, {"n_feature_folds": 1}, {"lr": 0.0}, {"max_similar": 0},
-     {"max_similar": 19}],
+     {"max_similar": 19}, {"refit": "yes"}],
 )  # fmt: skip
 def test_settings_out_of_range_are_config_errors_not_nan(settings: dict) -> None:
     ratings = random_ratings(20, 15, 0.4, seed=8)
@@ -281,3 +281,24 @@ def test_one_training_step_gives_the_same_gradients_both_ways() -> None:
         torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-6, atol=1e-7)
     touched = grads[1]["Y"].abs().sum(1) > 0  # the implicit prior reaches every row
     assert touched.all()
+
+
+def test_without_refit_it_predicts_with_the_early_stopping_run_at_its_best_epoch() -> None:
+    ratings = random_ratings(40, 25, 0.35, seed=5)
+    model = ClusterHybridRecommender(
+        n_clusters=2, seed=0, settings={**QUICK, "epochs": 5, "refit": False}
+    ).fit(ratings)
+    core = model.core_
+    assert len(core.nets) == 1
+    assert core.chosen_epochs == int(np.argmin(core.val_curve)) + 1
+    # the same run, trained for exactly the chosen epochs without a validation slice
+    users, items, values = core.train
+    val = np.random.default_rng(core.seed + 7).random(len(users)) < core.val_fraction
+    feats = core._train_features(users, items, values)
+    (again,), _ = core._train_net(
+        users[~val], items[~val], values[~val], feats[~val], core.seed, core.chosen_epochs
+    )
+    for name, tensor in again.state_dict().items():  # equal up to summation order
+        np.testing.assert_allclose(
+            tensor.numpy(), core.nets[0].state_dict()[name].numpy(), rtol=1e-5, atol=1e-7
+        )

@@ -225,6 +225,8 @@ def _check_core_options(options: dict) -> None:
         value = options[name]
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
             raise ConfigError(f"setting {name} must be a whole number >= {low}, not {value!r}")
+    if not isinstance(options["refit"], bool | np.bool_):
+        raise ConfigError(f"setting refit must be true or false, not {options['refit']!r}")
     for name, accepted in _CHOICES.items():
         if options[name] not in accepted:
             raise ConfigError(

@@ -263,6 +263,7 @@ class HybridModel:
         n_snapshots: int = 3,
         mae_weight: float = 0.3,
         max_similar: int = DEFAULT_MAX_SIMILAR,
+        refit: bool = True,
         parts: Parts = Parts(),
     ) -> None:
         self.params = dict(
@@ -289,6 +290,7 @@ class HybridModel:
             n_snapshots=n_snapshots,
             mae_weight=mae_weight,
             max_similar=max_similar,
+            refit=refit,
         )
         self.parts = parts
         self.__dict__.update(self.params)
@@ -325,6 +327,10 @@ class HybridModel:
         feats = self._train_features(users, items, ratings)
         epochs = self._choose_epochs(users, items, ratings, feats)
         self.chosen_epochs = epochs
+        if not self.refit and self._early_stopped:
+            self.nets = self._early_stopped  # its best epoch: no second training
+            self._finalise()
+            return self
         half = min(self.n_snapshots // 2, epochs - 1)
         self.nets = []
         for s in range(self.n_seeds):
@@ -389,12 +395,15 @@ class HybridModel:
     def _choose_epochs(
         self, users: IntArray, items: IntArray, ratings: FloatArray, feats: FloatArray
     ) -> int:
-        """Early stopping on a validation slice of the training ratings (first seed only)."""
+        """Early stopping on a validation slice of the training ratings (first seed only).
+        Keeps that run's network at its best epoch in ``_early_stopped`` (``refit=False``
+        predicts with it instead of training again on all ratings)."""
+        self._early_stopped: list[_Net] = []
         if self.val_fraction <= 0:
             return self.epochs
         rng = np.random.default_rng(self.seed + 7)
         val = rng.random(len(users)) < self.val_fraction
-        _, curve = self._train_net(
+        best, curve = self._train_net(
             users[~val],
             items[~val],
             ratings[~val],
@@ -403,6 +412,7 @@ class HybridModel:
             self.epochs,
             val=(users[val], items[val], ratings[val], feats[val]),
         )
+        self._early_stopped = best
         self.val_curve = curve
         return int(np.argmin(curve)) + 1
 
@@ -421,7 +431,8 @@ class HybridModel:
 
         Returns copies of the network after each of the last ``keep_last`` epochs (snapshot
         averaging: the epochs around the early-stopping point are averaged, which smooths the
-        noisy optimum) and the validation curve."""
+        noisy optimum), or with ``val`` a copy at its best validation epoch, and the
+        validation curve."""
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         low, high = self.scale
@@ -487,13 +498,14 @@ class HybridModel:
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-            if epoch >= epochs - keep_last:
+            if val is None and epoch >= epochs - keep_last:
                 snapshots.append(copy.deepcopy(net))
             if val is not None:
                 rmse = self._rmse(net, user_rows, item_rows, val, baseline)
                 curve.append(rmse)
                 if rmse < best:
                     best = rmse
+                    snapshots = [copy.deepcopy(net)]
                 elif len(curve) - 1 - int(np.argmin(curve)) >= self.patience:
                     break
         return snapshots, curve

@@ -1,0 +1,211 @@
+"""Choosing the default model's settings on validation data inside the training folds.
+
+    .venv/bin/python benchmarks/tune_hybrid.py [--data ml100k,ml-latest-small] [--folds 0,1]
+        [--variants base,fast,...]
+
+For each outer fold f of the accuracy benchmark (``benchmarks/accuracy.py``'s folds: on
+MovieLens-100K ``benchmarks/results/ml100k_folds.npy``), only the training part, the other
+four folds, is read. A seeded 10 % of it (``VALIDATION_SEED + f``) is the validation slice;
+each variant of ``ClusterHybridRecommender`` is fitted on the other 90 % (its own early
+stopping takes a further slice of those) and scored on the validation slice. The test fold is
+never read, so a setting chosen here can be reported on the test folds afterwards.
+
+Every variant changes one thing from ``base`` (the default as it stands). Differences are
+read as paired per-fold differences to ``base``, against the seed noise (``base-seed1``: the
+same settings with another model seed). Results accumulate in
+``benchmarks/results/tune_hybrid_<data>.json`` (one row per variant and fold; a rerun
+replaces that variant's rows), and the table is rewritten from all rows in ``.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from accuracy import load_data
+
+from clusterrec.models.cluster_hybrid import ClusterHybridRecommender
+from clusterrec.models.registry import HYBRID_PRESETS
+
+RESULTS = Path(__file__).resolve().parent / "results"
+VALIDATION_SHARE = 0.1
+VALIDATION_SEED = 2026
+
+#: name -> (what it changes, settings, parts switched off, model seed)
+VARIANTS: dict[str, tuple[str, dict, tuple[str, ...], int]] = {
+    "base": ("the default model as it stands", {}, (), 0),
+    "base-seed1": ("base with model seed 1 (seed noise)", {}, (), 1),
+    "fast": (
+        "the `fast` preset (1 seed, 1 snapshot, 2 feature parts)",
+        HYBRID_PRESETS["fast"],
+        (),
+        0,
+    ),
+    "fast-norefit": (
+        "fast, predicting with the early-stopping run's best epoch (no refit)",
+        {**HYBRID_PRESETS["fast"], "refit": False},
+        (),
+        0,
+    ),
+    "patience5": (
+        "early stopping: patience 5, at most 20 epochs",
+        {"patience": 5, "epochs": 20},
+        (),
+        0,
+    ),
+    "patience5-seed1": ("patience5 with model seed 1", {"patience": 5, "epochs": 20}, (), 1),
+    "lr5e-3": (
+        "lr 5e-3, patience 5, at most 24 epochs",
+        {"lr": 5e-3, "patience": 5, "epochs": 24},
+        (),
+        0,
+    ),
+    "lr5e-3-seed1": ("lr5e-3 with model seed 1", {"lr": 5e-3, "patience": 5, "epochs": 24}, (), 1),
+    "mae0.6": ("loss 0.4 MSE + 0.6 |error|", {"mae_weight": 0.6}, (), 0),
+    "mae0.8": ("loss 0.2 MSE + 0.8 |error|", {"mae_weight": 0.8}, (), 0),
+    "seeds5": ("5 seeds x 3 snapshots averaged", {"n_seeds": 5}, (), 0),
+    "parts": (
+        "predictions from the 5 out-of-fold indices, averaged",
+        {"predict_with": "parts"},
+        (),
+        0,
+    ),
+    "folds10": ("neighbour features out of 10 parts", {"n_feature_folds": 10}, (), 0),
+    "reg0.02": ("L2 0.02 on the factor rows", {"reg_factors": 0.02}, (), 0),
+    "reg0.005": ("L2 0.005 on the factor rows", {"reg_factors": 0.005}, (), 0),
+    "factors128": ("128 factors", {"n_factors": 128}, (), 0),
+    "factors32": ("32 factors", {"n_factors": 32}, (), 0),
+    "hidden128": ("MLP hidden 128", {"hidden": 128}, (), 0),
+    "-clusters": ("without the cluster embedding and heads", {}, ("clusters",), 0),
+    "-user_neighbours": ("without the user neighbours", {}, ("user_neighbours",), 0),
+    "-item_neighbours": ("without the item neighbours", {}, ("item_neighbours",), 0),
+    "-factors": ("without the factors", {}, ("factors",), 0),
+    "-implicit": ("without implicit feedback", {}, ("implicit",), 0),
+    "-averaging": ("1 seed, 1 snapshot", {"n_seeds": 1, "n_snapshots": 1}, (), 0),
+}
+
+
+def validation_split(n: int, fold: int) -> np.ndarray:
+    """True for the validation slice of a training part of n ratings (seeded by the fold)."""
+    rng = np.random.default_rng(VALIDATION_SEED + fold)
+    return rng.random(n) < VALIDATION_SHARE
+
+
+def score_variant(name: str, train, val) -> dict:
+    """Fit one variant on ``train`` and score it on ``val``: RMSE, MAE, fit seconds."""
+    _, settings, without, seed = VARIANTS[name]
+    model = ClusterHybridRecommender(seed=seed, without=without, settings=settings)
+    started = time.perf_counter()
+    model.fit(train)
+    fit_seconds = time.perf_counter() - started
+    pred = model.predict(val.user_labels[val.user], val.item_labels[val.item]).rating
+    err = pred.astype(np.float64) - val.rating
+    return {
+        "variant": name,
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "mae": float(np.mean(np.abs(err))),
+        "fit_seconds": fit_seconds,
+        "chosen_epochs": model.core_.chosen_epochs,
+        "validation_curve": [round(v, 5) for v in model.core_.val_curve],
+    }
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """Per variant: means over folds and paired differences to base on the same folds."""
+    base = {r["fold"]: r for r in rows if r["variant"] == "base"}
+    out = []
+    for name in VARIANTS:
+        mine = sorted((r for r in rows if r["variant"] == name), key=lambda r: r["fold"])
+        if not mine:
+            continue
+        paired = [
+            (r["rmse"] - base[r["fold"]]["rmse"], r["mae"] - base[r["fold"]]["mae"])
+            for r in mine
+            if r["fold"] in base
+        ]
+        out.append(
+            {
+                "variant": name,
+                "what": VARIANTS[name][0],
+                "folds": [r["fold"] for r in mine],
+                "rmse": statistics.fmean(r["rmse"] for r in mine),
+                "mae": statistics.fmean(r["mae"] for r in mine),
+                "d_rmse": [p[0] for p in paired],
+                "d_mae": [p[1] for p in paired],
+                "fit_seconds": statistics.median(r["fit_seconds"] for r in mine),
+                "epochs": [r["chosen_epochs"] for r in mine],
+            }
+        )
+    return sorted(out, key=lambda s: s["rmse"])
+
+
+def render(data: str, how: str, summary: list[dict]) -> str:
+    lines = [
+        f"# Tuning the default model on validation data: {data}",
+        "",
+        f"Written by `benchmarks/tune_hybrid.py`; see its docstring for the protocol. {how}. "
+        f"Machine: {platform.machine()}, Python {sys.version.split()[0]}, one torch thread, "
+        "shared 2-core machine (seconds indicative). Validation slice: a seeded "
+        f"{VALIDATION_SHARE:.0%} of each outer fold's training part; the test folds are not read.",
+        "",
+        "| variant | what | RMSE | MAE | ΔRMSE vs base [min, max] | ΔMAE vs base [min, max] "
+        "| fit s | epochs | folds |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+
+    def spread(values: list[float]) -> str:
+        if not values:
+            return ""
+        return f"{statistics.fmean(values):+.4f} [{min(values):+.4f}, {max(values):+.4f}]"
+
+    for s in summary:
+        lines.append(
+            f"| {s['variant']} | {s['what']} | {s['rmse']:.4f} | {s['mae']:.4f} | "
+            f"{spread(s['d_rmse'])} | {spread(s['d_mae'])} | {s['fit_seconds']:.1f} | "
+            f"{','.join(map(str, s['epochs']))} | {','.join(map(str, s['folds']))} |"
+        )
+    return "\n".join(lines)
+
+
+def tune(data: str, folds: list[int], variants: list[str]) -> None:
+    ratings, fold_of, how = load_data(data)
+    path = RESULTS / f"tune_hybrid_{data}.json"
+    rows = json.loads(path.read_text())["rows"] if path.exists() else []
+    for f in folds:
+        train = ratings.take(np.flatnonzero(fold_of != f))
+        val_mask = validation_split(len(train), f)
+        fit_part, val = train.take(np.flatnonzero(~val_mask)), train.take(np.flatnonzero(val_mask))
+        for name in variants:
+            row = {"fold": f, **score_variant(name, fit_part, val)}
+            print(json.dumps(row), flush=True)
+            rows = [r for r in rows if (r["variant"], r["fold"]) != (name, f)] + [row]
+            summary = summarise(rows)
+            path.write_text(
+                json.dumps({"data": data, "folds": how, "rows": rows, "summary": summary}, indent=2)
+                + "\n"
+            )
+            (RESULTS / f"tune_hybrid_{data}.md").write_text(render(data, how, summary) + "\n")
+    print(render(data, how, summarise(rows)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default="ml100k")
+    parser.add_argument("--folds", default="0,1")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    args = parser.parse_args()
+    unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; accepted: {', '.join(VARIANTS)}")
+    for data in args.data.split(","):
+        tune(data, [int(f) for f in args.folds.split(",")], args.variants.split(","))
+
+
+if __name__ == "__main__":
+    main()
