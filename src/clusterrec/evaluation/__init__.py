@@ -8,11 +8,14 @@ measured evidence for judging the distances.
 * :mod:`~clusterrec.evaluation.protocols`: temporal, leave-last-N-out and users-holdout splits,
   :func:`evaluate_split` (the same result type as :func:`cross_validate`).
 * :mod:`~clusterrec.evaluation.evidence`: how each metric and its clusters behave.
+* :mod:`~clusterrec.evaluation.ablation`: :func:`ablation` (the default model's parts removed
+  in turn, on validation slices of training data).
 
 Every table names the protocol that produced it.
 """
 
 from clusterrec._lazy import lazy_names
+from clusterrec.evaluation.ablation import AblationResult, ablation, part_effects
 from clusterrec.evaluation.cross_validation import (
     CrossValidationResult,
     cross_validate,
@@ -73,9 +76,11 @@ __all__ = [
     "temporal_split",
     "users_holdout_split",
     "RELEVANCE_SHARE",
+    "AblationResult",
     "CrossValidationResult",
     "TopNScores",
     "UserSplitResult",
+    "ablation",
     "activity_by_cluster",
     "assignments_for_kept_records",
     "cross_validate",
@@ -88,6 +93,7 @@ __all__ = [
     "mae",
     "metric_evidence",
     "ndcg_at_k",
+    "part_effects",
     "precision_at_k",
     "ranking_sample",
     "recall_at_k",
