@@ -7,6 +7,7 @@ stage cache lives in the session's temporary folder, which tests/report/test_rep
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from html import unescape
 from pathlib import Path
@@ -369,3 +370,91 @@ def test_networks_l_outside_the_sweep_is_clustered_by_the_jaccard_stage(
     for L in (2, 3):
         a, b = _jaccard_labels(run.out, L), _jaccard_labels(first.out, L)
         assert a.equals(b), L
+
+
+# -- the ablation table (off by default) ----------------------------------------------------------
+
+#: The default model's settings small enough for a test run (a preset only tests have).
+TINY_HYBRID = {
+    "n_seeds": 1,
+    "n_snapshots": 1,
+    "n_feature_folds": 2,
+    "epochs": 2,
+    "n_factors": 4,
+    "hidden": 8,
+    "n_neighbors": 5,
+    "n_item_neighbors": 5,
+    "batch_size": 512,
+}
+
+
+def test_without_the_ablation_the_report_says_how_to_add_it(first: RunResult) -> None:
+    html = unescape((first.out / "report.html").read_text())
+    assert "6. Ablation of the default model" in html
+    assert "The ablation table" in html and "was not run" in html
+    assert "Add it with --set evaluation.ablation=true" in html
+    assert re.search(r"on these data it takes about \d+ (s|minutes) more", html)
+    assert not (first.out / "results" / "ablation.csv").exists()
+    assert "ablation" not in stage_states(first)
+
+
+def test_turning_the_ablation_on_keeps_the_k_fold_stage_s_key() -> None:
+    from clusterrec.run.stages import ablation_params, kfold_params
+
+    on = tiny_config(evaluation={"ablation": True})
+    assert kfold_params("data", on) == kfold_params("data", tiny_config())
+    assert ablation_params("data", on)["hybrid_settings"] == {
+        "n_seeds": 1,
+        "n_snapshots": 1,
+        "n_feature_folds": 2,
+    }
+
+
+def test_the_ablation_stage_puts_its_table_and_what_it_says_in_the_report(
+    first: RunResult, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clusterrec.evaluation.ablation import part_effects
+    from clusterrec.models.registry import HYBRID_PRESET_WORDS, HYBRID_PRESETS
+
+    monkeypatch.setitem(HYBRID_PRESETS, "tiny", TINY_HYBRID)
+    monkeypatch.setitem(HYBRID_PRESET_WORDS, "tiny", "tiny, for tests")
+    config = tiny_config(evaluation={"ablation": True, "hybrid": "tiny"})
+    run = tiny_run(tmp_path_factory, tmp_path_factory.mktemp("runs") / "ablation", config=config)
+    states = stage_states(run)
+    assert list(states) == [*COMPUTING_STAGES[:-1], "ablation", "recommendations", "report"]
+    assert not states["ablation"] and states["networks"] and states["recommendations"]
+    summary = pd.read_csv(run.out / "results" / "ablation.csv").fillna({"part": ""})
+    assert summary["variant"].tolist() == [
+        "full",
+        "full, seed + 1",
+        "− clusters",
+        "− user neighbours",
+        "− item neighbours",
+        "− factors",
+        "− implicit feedback",
+        "+ averaging (3 seeds x 3 snapshots)",
+    ]
+    splits = pd.read_csv(run.out / "results" / "ablation_splits.csv")
+    assert sorted(splits["split"].unique()) == [0, 1]
+    kept = run.manifest["input"]["after_filter"]["ratings"]
+    # split s: the k-fold training side of fold s (half of the ratings), less its 10 %
+    assert np.allclose(splits["n_fit"] + splits["n_validation"], kept / 2, atol=1)
+    html = unescape((run.out / "report.html").read_text())
+    assert "Protocol: Ablation on 2 seeded splits of the training ratings" in html
+    assert (
+        "never a test fold" in html and "the k-fold table's own (its folds 1 and 2 of 2);" in html
+    )
+    assert "The run's Jaccard clusters are not reused" in html
+    assert "was not run" not in html and '<td class="text">− clusters</td>' in html
+    clusters = part_effects(summary).set_index("part").loc["clusters"]
+    expected = {
+        "helps": "The clusters help measurably: without them RMSE changes by",
+        "hurts": "The clusters hurt measurably here: without them RMSE changes by",
+        "within noise": "The clusters do not measurably help: without them RMSE changes by",
+    }[clusters["verdict"]]
+    assert f"{expected} {clusters['worth']:+.4f}" in html
+    assert re.search(r"(matters?) most: without (it|them) RMSE changes by [+-]\d\.\d{4}", html) or (
+        "No part makes RMSE better on average" in html
+    )
+    stage = next(s for s in run.manifest["stages"] if s["name"] == "ablation")
+    assert stage["seconds"] > 0 and not stage["cached"]

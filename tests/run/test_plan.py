@@ -122,3 +122,20 @@ def test_a_user_heavier_than_the_bound_is_skipped_not_the_whole_sample() -> None
     for seed in range(5):  # whatever the order, the heavy user never fits 30, the others do
         sample = sample_by_ratings(ratings, 30, seed)
         assert 27 <= len(sample) <= 30 and "heavy" not in set(sample.user_labels)
+
+
+def test_the_plan_lists_the_ablation_only_when_it_is_on() -> None:
+    from clusterrec.run.plan import ablation_plan
+
+    shape = DataShape(671, 9_066, 100_004)
+    assert "ablation" not in [s.name for s in plan_run(shape, tiny_config()).stages]
+    on = plan_run(shape, tiny_config(evaluation={"ablation": True}))
+    names = [s.name for s in on.stages]
+    assert names.index("ablation") == names.index("kfold") + 1
+    planned = stage(on, "ablation")
+    assert planned == ablation_plan(shape, tiny_config(evaluation={"ablation": True}))
+    assert "2 validation splits x 8 fits of the default model (fast)" in planned.form
+    # 2 splits x 8 fits on 90 % of a 2-fold training side: 16 x 45,000 ratings of fits
+    assert 40 < planned.seconds < 300
+    averaged = ablation_plan(shape, tiny_config(evaluation={"hybrid": "default"}))
+    assert averaged.seconds > 2 * planned.seconds  # 3 seeds x 3 snapshots cost more

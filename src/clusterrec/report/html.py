@@ -2,10 +2,10 @@
 
 The page follows the assignment: the data, clustering with each masked metric, the Jaccard
 clustering and its weaknesses, the per-cluster networks, the k-fold comparison with the
-baselines and sample recommendations, then how the run was made. Figures are embedded as
-base64 PNG, so the file opens offline; a small inline script records each image's decoded
-width in ``data-natural-width`` (and the count of broken images on ``<body>``) for
-``scripts/check_report.py``.
+baselines, the default model's ablation (or how to add it) and sample recommendations, then
+how the run was made. Figures are embedded as base64 PNG, so the file opens offline; a small
+inline script records each image's decoded width in ``data-natural-width`` (and the count of
+broken images on ``<body>``) for ``scripts/check_report.py``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ import pandas as pd
 from clusterrec.report.wording import (
     _evidence_row,
     _number,
+    ablation_discussion,
+    ablation_not_run,
     agreement_discussion,
     data_discussion,
     jaccard_discussion,
@@ -37,6 +39,7 @@ from clusterrec.report.wording import (
 
 if TYPE_CHECKING:
     from clusterrec.run.stages import (
+        AblationStageResult,
         ClusteringResult,
         DataResult,
         EvidenceResult,
@@ -68,6 +71,8 @@ class ReportInputs:
     profiles: pd.DataFrame
     titles_available: bool
     generated: dict | None
+    ablation: AblationStageResult | None = None  # None: not run ([evaluation] ablation)
+    ablation_seconds: float = 0.0  # its rough cost here, quoted when it was not run
 
 
 # -- HTML -----------------------------------------------------------------------------------------
@@ -117,6 +122,7 @@ _SECTIONS = (
     ("jaccard", "Jaccard clustering and its weaknesses"),
     ("networks", "Neighbours and per-cluster networks"),
     ("kfold", "k-fold comparison with the baselines"),
+    ("ablation", "Ablation of the default model"),
     ("recommendations", "Sample recommendations"),
     ("run", "How this report was made"),
 )
@@ -131,6 +137,7 @@ def render_report(inputs: ReportInputs) -> str:
         _jaccard_section(inputs),
         _networks_section(inputs),
         _kfold_section(inputs),
+        _ablation_section(inputs),
         _recommendations_section(inputs),
         _run_section(inputs),
     ]
@@ -471,6 +478,42 @@ def _kfold_section(inputs: ReportInputs) -> str:
             _table(frame, text_columns=("model",)),
             _paragraphs(kfold_discussion(summary, top_n)),
             _figure(inputs, "kfold", "MAE and RMSE per model, mean over folds ± sd."),
+        ]
+    )
+
+
+def _ablation_section(inputs: ReportInputs) -> str:
+    """The ablation table, its protocol and what it says; when not run, how to add it."""
+    from clusterrec.evaluation.ablation import delta_text
+
+    if inputs.ablation is None:
+        return "\n".join(
+            [_heading("ablation"), _paragraph(ablation_not_run(inputs.ablation_seconds))]
+        )
+    summary = inputs.ablation.summary
+    rows = summary.to_dict("records")
+    frame = pd.DataFrame(
+        {
+            "variant": summary["variant"],
+            "what": summary["what"],
+            "RMSE": [_mean_sd(r["rmse"], r["rmse_std"]) for r in rows],
+            "MAE": [_mean_sd(r["mae"], r["mae_std"]) for r in rows],
+            "Δ RMSE": [delta_text(r, "rmse") for r in rows],
+            "Δ MAE": [delta_text(r, "mae") for r in rows],
+            "fallback": [_percent(r["fallback_share"]) for r in rows],
+            "fit s": summary["fit_seconds"].round(1),
+        }
+    )
+    return "\n".join(
+        [
+            _heading("ablation"),
+            _paragraph(f"Protocol: {inputs.ablation.protocol}"),
+            _paragraph(
+                "Each cell: mean over splits ± standard deviation; Δ: the variant minus the "
+                "full model in the same split, mean (smallest..largest); fit seconds per split."
+            ),
+            _table(frame, text_columns=("variant", "what", "Δ RMSE", "Δ MAE")),
+            _paragraphs(ablation_discussion(summary)),
         ]
     )
 

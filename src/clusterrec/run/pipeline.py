@@ -3,7 +3,8 @@
 ``run_pipeline`` goes: data (read, filter, describe) -> the distances of each metric ->
 clustering with each masked metric over a range of L -> the Jaccard clustering -> evidence
 for judging the metrics -> neighbours and per-cluster networks (the assignment's users
-protocol) -> k-fold comparison with the baselines -> recommendations for sample users ->
+protocol) -> k-fold comparison with the baselines -> (when asked) the default model's ablation ->
+recommendations for sample users ->
 the run directory (figures, results, model, manifest, report).
 """
 
@@ -34,6 +35,7 @@ from clusterrec.run.plan import DataShape, RunPlan, plan_run
 from clusterrec.run.progress import Progress, as_progress
 from clusterrec.run.rundir import RunOutputs, write_manifest, write_run_directory
 from clusterrec.run.stages import (
+    AblationStageResult,
     ClusteringResult,
     DataResult,
     DistanceResult,
@@ -42,7 +44,9 @@ from clusterrec.run.stages import (
     KFoldResult,
     NetworksResult,
     RecommendationResult,
+    ablation_params,
     clustering_params,
+    compute_ablation,
     compute_clustering,
     compute_data,
     compute_distances,
@@ -152,6 +156,7 @@ def stage_names(config: RunConfig) -> list[str]:
         "evidence",
         "networks",
         "kfold",
+        *(["ablation"] if config.evaluation.ablation else []),
         "recommendations",
         "report",
     ]
@@ -253,6 +258,14 @@ def _run(
         lambda: compute_kfold(ratings, config, progress.step),
         KFoldResult,
     )
+    ablation = None
+    if config.evaluation.ablation:
+        ablation, _ = runner.stage(
+            "ablation",
+            ablation_params(data_key, config),
+            lambda: compute_ablation(ratings, config, progress.step),
+            AblationStageResult,
+        )
     recommendations, _ = runner.stage(
         "recommendations",
         recommendation_params(networks_key, config),
@@ -271,6 +284,7 @@ def _run(
         recommendations=recommendations,
         titles=_read_titles(items),
         items=Path(items) if items else None,
+        ablation=ablation,
     )
     with atomic_directory(out) as work:  # an older run directory stays whole until replaced
         report = runner.step(

@@ -29,6 +29,7 @@ __all__ = [
     "DataShape",
     "RunPlan",
     "StagePlan",
+    "ablation_plan",
     "machine_memory",
     "plan_run",
 ]
@@ -219,6 +220,8 @@ def plan_run(shape: DataShape, config: RunConfig) -> RunPlan:
         )
     )
     stages.append(_kfold_plan(shape, config, budget, data_bytes))
+    if config.evaluation.ablation:
+        stages.append(ablation_plan(shape, config))
     stages.append(StagePlan("recommendations", "top-N for sample users", data_bytes, 1.0))
     stages.append(StagePlan("report", "figures and report.html", data_bytes, 5.0))
     return RunPlan(shape, tuple(stages), _memory_limit(config))
@@ -252,18 +255,13 @@ def _kfold_plan(shape: DataShape, config: RunConfig, budget: int, data_bytes: in
     """The k-fold stage: its largest model's memory, the sum of the models' times."""
     folds = config.evaluation.folds
     cap = config.evaluation.max_ratings
-    sampled = 0 < cap < shape.ratings
-    kept = cap if sampled else shape.ratings
-    users = round(shape.users * kept / max(shape.ratings, 1))
+    kept, users, sampled = _kfold_sample(shape, config)
     train = kept * (folds - 1) / folds
     models = config.evaluation.models
     knn_dense = dense_bytes(users) <= budget
     memory = {name: _KFOLD_BYTES[name] * train for name in models}
-    if "clusterrec" in memory:  # its exact dense similarities up to 12,000 rows, ~3 at once
-        from clusterrec.models.neighbour_features import DENSE_SIMILARITY_LIMIT as dense_max
-
-        items = min(shape.items, dense_max)
-        memory["clusterrec"] += 12 * (items**2 + min(users, dense_max) ** 2)
+    if "clusterrec" in memory:
+        memory["clusterrec"] = _hybrid_bytes(train, users, shape.items)
     if "userknn" in memory:
         memory["userknn"] += dense_bytes(users) if knn_dense else 256 * _MIB
     seconds = sum(_KFOLD_SECONDS[name] * train for name in models) * folds
@@ -287,6 +285,51 @@ def _kfold_plan(shape: DataShape, config: RunConfig, budget: int, data_bytes: in
         int(data_bytes + max(memory.values())),
         seconds,
         bounded=sampled or ("userknn" in models and not knn_dense),
+    )
+
+
+def _hybrid_bytes(train: float, users: int, items: int) -> float:
+    """The default model's largest arrays on ``train`` ratings: its feature rows and indexes,
+    and its exact dense similarities up to 12,000 rows (about 3 at once)."""
+    from clusterrec.models.neighbour_features import DENSE_SIMILARITY_LIMIT as dense_max
+
+    items, users = min(items, dense_max), min(users, dense_max)
+    return _KFOLD_BYTES["clusterrec"] * train + 12 * (items**2 + users**2)
+
+
+def _kfold_sample(shape: DataShape, config: RunConfig) -> tuple[int, int, bool]:
+    """(ratings, users, sampled) of the k-fold stage's data: its seeded sample of users
+    under ``[evaluation] max_ratings``, or all."""
+    cap = config.evaluation.max_ratings
+    sampled = 0 < cap < shape.ratings
+    kept = cap if sampled else shape.ratings
+    return kept, round(shape.users * kept / max(shape.ratings, 1)), sampled
+
+
+def ablation_plan(shape: DataShape, config: RunConfig) -> StagePlan:
+    """The ablation stage (planned whether or not ``[evaluation] ablation`` is on: the report
+    quotes its cost when it is off): 2 splits x 8 fits of the default model, each on 90 % of
+    a k-fold training side. A fit costs what the k-fold table's does per rating; the
+    averaging presets ("default") about 2.6 times that, the averaging row 1.25 (added to
+    "fast") or 1.45 (removed from "default") times the "fast" fit (measured on 60,000 ratings
+    of the built-in data)."""
+    from clusterrec.models.registry import HYBRID_PRESETS
+    from clusterrec.run.stages.ablation import ABLATION_SPLITS, ABLATION_VALIDATION_SHARE
+
+    settings = config.evaluation
+    kept, users, sampled = _kfold_sample(shape, config)
+    fit = kept * (settings.folds - 1) / settings.folds * (1 - ABLATION_VALIDATION_SHARE)
+    preset = HYBRID_PRESETS.get(settings.hybrid, {})
+    averages = preset.get("n_seeds", 3) * preset.get("n_snapshots", 3) > 1
+    fits = 7 * (2.6 if averages else 1.0) + (1.45 if averages else 1.25)  # + the averaging row
+    splits = min(ABLATION_SPLITS, settings.folds)
+    on = f"a seeded sample of ~{users:,} users" if sampled else f"all {users:,} users"
+    return StagePlan(
+        "ablation",
+        f"{splits} validation splits x 8 fits of the default model ({settings.hybrid}) on {on}",
+        int(_BASE_BYTES + 200 * shape.ratings + _hybrid_bytes(fit, users, shape.items)),
+        _KFOLD_SECONDS["clusterrec"] * fit * fits * splits,
+        bounded=sampled,
     )
 
 

@@ -15,6 +15,7 @@ from clusterrec.run.config import RunConfig
 from clusterrec.run.manifest import build_manifest
 from clusterrec.run.measure import StageRecord
 from clusterrec.run.stages import (
+    AblationStageResult,
     ClusteringResult,
     DataResult,
     DistanceResult,
@@ -55,6 +56,7 @@ class RunOutputs:
     recommendations: RecommendationResult
     titles: pd.Series | None
     items: Path | None
+    ablation: AblationStageResult | None = None  # only with [evaluation] ablation = true
 
 
 def write_run_directory(
@@ -129,6 +131,9 @@ def export_results(outputs: RunOutputs, folder: Path) -> None:
         write_csv(folder / "notebook_leaky_LEAKY.csv", leaky)
     write_csv(folder / "kfold_folds.csv", outputs.kfold.folds)
     write_csv(folder / "kfold_summary.csv", outputs.kfold.summary)
+    if outputs.ablation is not None:
+        write_csv(folder / "ablation.csv", outputs.ablation.summary)
+        write_csv(folder / "ablation_splits.csv", outputs.ablation.splits)
     recs = with_titles(outputs.recommendations.recommendations, outputs.titles)
     write_csv(folder / "recommendations.csv", recs)
     write_csv(
@@ -174,8 +179,10 @@ def with_titles(frame: pd.DataFrame, titles: pd.Series | None) -> pd.DataFrame:
 def report_inputs(outputs: RunOutputs, figures: dict[str, Path], manifest: dict) -> object:
     """The values :func:`clusterrec.report.render_report` shows."""
     from clusterrec.report.html import ReportInputs
+    from clusterrec.run.plan import DataShape, ablation_plan
 
     recs = outputs.recommendations
+    shape = DataShape.of(outputs.data.ratings)
     return ReportInputs(
         config_toml=outputs.config.to_toml(),
         manifest=manifest,
@@ -190,4 +197,6 @@ def report_inputs(outputs: RunOutputs, figures: dict[str, Path], manifest: dict)
         profiles=with_titles(recs.profiles, outputs.titles),
         titles_available=outputs.titles is not None,
         generated=outputs.source.generated,
+        ablation=outputs.ablation,
+        ablation_seconds=ablation_plan(shape, outputs.config).seconds,
     )

@@ -10,9 +10,16 @@ atomically), which the next stages, the figures (:mod:`clusterrec.viz`) and the 
 * :mod:`~.networks`: :class:`NetworksResult` (users protocol on the Jaccard stage's labels,
   learning curves, the saved model).
 * :mod:`~.kfold`: :class:`KFoldResult` (the model against the baselines on the same folds).
+* :mod:`~.ablation`: :class:`AblationStageResult` (the default model's parts removed in turn,
+  on validation slices of the k-fold training sides; only with ``[evaluation] ablation``).
 * :mod:`~.recommendations`: :class:`RecommendationResult` (top-n for sample users).
 """
 
+from clusterrec.run.stages.ablation import (
+    AblationStageResult,
+    ablation_params,
+    compute_ablation,
+)
 from clusterrec.run.stages.clustering import (
     ClusteringResult,
     Embedding,
@@ -50,6 +57,7 @@ from clusterrec.run.stages.recommendations import (
 )
 
 __all__ = [
+    "AblationStageResult",
     "ClusteringResult",
     "DataResult",
     "DistanceResult",
@@ -60,7 +68,9 @@ __all__ = [
     "NetworksResult",
     "RecommendationResult",
     "SweepPointSummary",
+    "ablation_params",
     "clustering_params",
+    "compute_ablation",
     "compute_clustering",
     "compute_data",
     "compute_distances",

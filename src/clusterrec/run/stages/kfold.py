@@ -53,11 +53,9 @@ class KFoldResult:
 def kfold_params(data_key: str, config: RunConfig) -> dict:
     model = model_params(config)
     model.pop("max_rows")  # the networks stage's bound; the k-fold models train on all rows
-    return {
-        "data": data_key,
-        "model": model,
-        "evaluation": dataclasses.asdict(config.evaluation),
-    }
+    evaluation = dataclasses.asdict(config.evaluation)
+    evaluation.pop("ablation")  # its own stage: turning it on or off reuses this one
+    return {"data": data_key, "model": model, "evaluation": evaluation}
 
 
 def compute_kfold(
