@@ -302,3 +302,24 @@ def test_without_refit_it_predicts_with_the_early_stopping_run_at_its_best_epoch
         np.testing.assert_allclose(
             tensor.numpy(), core.nets[0].state_dict()[name].numpy(), rtol=1e-5, atol=1e-7
         )
+
+
+def test_the_cluster_x_movie_bias_is_learned_per_cluster_and_survives_save_and_load(
+    tmp_path,
+) -> None:
+    ratings = random_ratings(40, 25, 0.35, seed=6)
+    settings = {**QUICK, "reg_cluster_item": 0.03}
+    model = ClusterHybridRecommender(n_clusters=2, seed=0, settings=settings).fit(ratings)
+    table = model.core_.nets[0].b_cluster_item.detach().numpy()
+    assert table.shape == (2, ratings.n_items)
+    # a cluster's entry moves only for movies its users rated in training
+    users, items, _ = model.core_.train
+    for cluster in (0, 1):
+        rated = np.unique(items[model.labels_[users] == cluster])
+        untouched = np.setdiff1d(np.arange(ratings.n_items), rated)
+        assert np.all(table[cluster, untouched] == 0) and np.any(table[cluster, rated] != 0)
+    loaded = ClusterHybridRecommender.load(model.save(tmp_path / "model"))
+    pairs = (ratings.user_labels[ratings.user], ratings.item_labels[ratings.item])
+    np.testing.assert_array_equal(model.predict(*pairs).rating, loaded.predict(*pairs).rating)
+    without = ClusterHybridRecommender(n_clusters=2, seed=0, settings=QUICK).fit(ratings)
+    assert without.core_.nets[0].b_cluster_item is None

@@ -237,6 +237,7 @@ def _check_core_options(options: dict) -> None:
         "reg_factors",
         "reg_implicit",
         "reg_bias",
+        "reg_cluster_item",
         "weight_decay_mlp",
         "shrink",
         "mae_weight",

@@ -150,9 +150,14 @@ class _Net(nn.Module):
         init_bias: float,
         parts: Parts,
         feat_mask: torch.Tensor,
+        cluster_item_bias: bool = False,
     ) -> None:
         super().__init__()
         self.parts = parts
+        # how u's cluster rates movie i apart from everyone (b_{c(u), i}); None when off
+        self.b_cluster_item: nn.Parameter | None = None
+        if cluster_item_bias and parts.clusters:
+            self.b_cluster_item = nn.Parameter(torch.zeros(n_clusters, n_items))
         self.bias = nn.Parameter(torch.tensor(init_bias))
         self.b_user = nn.Parameter(torch.zeros(n_users))
         self.b_item = nn.Parameter(torch.zeros(n_items))
@@ -218,6 +223,8 @@ class _Net(nn.Module):
         ``rows``: each pair's row of ``pu_table`` and ``qi_table`` (default ``u`` and ``i``:
         whole tables)."""
         s = offset + self.bias + self.b_user[u] + self.b_item[i]
+        if self.b_cluster_item is not None:
+            s = s + self.b_cluster_item[c, i]
         if self.parts.factors:
             ru, ri = (u, i) if rows is None else rows
             s = s + (pu_table[ru] * qi_table[ri]).sum(1)
@@ -264,6 +271,7 @@ class HybridModel:
         mae_weight: float = 0.3,
         max_similar: int = DEFAULT_MAX_SIMILAR,
         refit: bool = True,
+        reg_cluster_item: float = 0.0,
         parts: Parts = Parts(),
     ) -> None:
         self.params = dict(
@@ -291,6 +299,7 @@ class HybridModel:
             mae_weight=mae_weight,
             max_similar=max_similar,
             refit=refit,
+            reg_cluster_item=reg_cluster_item,
         )
         self.parts = parts
         self.__dict__.update(self.params)
@@ -448,6 +457,7 @@ class HybridModel:
             init_bias=0.0,
             parts=self.parts,
             feat_mask=self._feat_mask(),
+            cluster_item_bias=self.reg_cluster_item > 0,
         )
         user_rows = _SetRows(users, items, self.n_users)
         item_rows = _SetRows(items, users, self.n_items)
@@ -455,6 +465,8 @@ class HybridModel:
             user_sets = _normalised_sets(users, items, self.n_users, self.n_items)
             item_sets = _normalised_sets(items, users, self.n_items, self.n_users)
         factor_params = [net.P, net.Q, net.Y, net.Z]
+        if net.b_cluster_item is not None:
+            factor_params.append(net.b_cluster_item)
         mlp_params = (
             list(net.trunk.parameters())
             + list(net.head.parameters())
@@ -539,11 +551,15 @@ class HybridModel:
         rows = (net.P[u] ** 2).sum(1) + (net.Q[i] ** 2).sum(1)
         bias = net.b_user[u] ** 2 + net.b_item[i] ** 2
         implicit = ((net.Y**2).sum() + (net.Z**2).sum()) / n
-        return (
+        penalty = (
             self.reg_factors * rows.mean()
             + self.reg_bias * bias.mean()
             + self.reg_implicit * implicit
         )
+        if net.b_cluster_item is not None:  # the cluster's own view of the movie, shrunk to 0
+            c = torch.from_numpy(self.labels)[u]
+            penalty = penalty + self.reg_cluster_item * (net.b_cluster_item[c, i] ** 2).mean()
+        return penalty
 
     def _rmse(
         self,
@@ -711,6 +727,7 @@ class HybridModel:
                 init_bias=0.0,
                 parts=parts,
                 feat_mask=model._feat_mask(),
+                cluster_item_bias=model.reg_cluster_item > 0,
             )
             prefix = f"net{s}."
             state = {
