@@ -83,6 +83,14 @@ VARIANTS: dict[str, tuple[str, dict, tuple[str, ...], int]] = {
         (),
         0,
     ),
+    "linear": ("linear output around the baseline, clipped", {"output": "linear"}, (), 0),
+    "linear-seed1": ("linear with model seed 1", {"output": "linear"}, (), 1),
+    "linear-mae0.6": (
+        "linear, loss 0.4 MSE + 0.6 |error|",
+        {"output": "linear", "mae_weight": 0.6},
+        (),
+        0,
+    ),
     "mae0.6": ("loss 0.4 MSE + 0.6 |error|", {"mae_weight": 0.6}, (), 0),
     "mae0.8": ("loss 0.2 MSE + 0.8 |error|", {"mae_weight": 0.8}, (), 0),
     "snapshots5": ("3 seeds x 5 snapshots averaged", {"n_snapshots": 5}, (), 0),
@@ -193,22 +201,29 @@ def render(data: str, how: str, summary: list[dict]) -> str:
 def tune(data: str, folds: list[int], variants: list[str]) -> None:
     ratings, fold_of, how = load_data(data)
     path = RESULTS / f"tune_hybrid_{data}.json"
-    rows = json.loads(path.read_text())["rows"] if path.exists() else []
+    mine: list[dict] = []
     for f in folds:
         train = ratings.take(np.flatnonzero(fold_of != f))
         val_mask = validation_split(len(train), f)
         fit_part, val = train.take(np.flatnonzero(~val_mask)), train.take(np.flatnonzero(val_mask))
         for name in variants:
-            row = {"fold": f, **score_variant(name, fit_part, val)}
-            print(json.dumps(row), flush=True)
-            rows = [r for r in rows if (r["variant"], r["fold"]) != (name, f)] + [row]
-            summary = summarise(rows)
-            path.write_text(
-                json.dumps({"data": data, "folds": how, "rows": rows, "summary": summary}, indent=2)
-                + "\n"
-            )
-            (RESULTS / f"tune_hybrid_{data}.md").write_text(render(data, how, summary) + "\n")
+            mine.append({"fold": f, **score_variant(name, fit_part, val)})
+            print(json.dumps(mine[-1]), flush=True)
+            rows = write_rows(path, data, how, mine)
     print(render(data, how, summarise(rows)))
+
+
+def write_rows(path: Path, data: str, how: str, mine: list[dict]) -> list[dict]:
+    """This run's rows over the file's (read again: another run may have added rows)."""
+    earlier = json.loads(path.read_text())["rows"] if path.exists() else []
+    keys = {(r["variant"], r["fold"]) for r in mine}
+    rows = [r for r in earlier if (r["variant"], r["fold"]) not in keys] + mine
+    summary = summarise(rows)
+    path.write_text(
+        json.dumps({"data": data, "folds": how, "rows": rows, "summary": summary}, indent=2) + "\n"
+    )
+    (RESULTS / f"tune_hybrid_{data}.md").write_text(render(data, how, summary) + "\n")
+    return rows
 
 
 def main() -> None:

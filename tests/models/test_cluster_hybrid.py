@@ -11,6 +11,7 @@ from functools import partial
 import helpers
 import numpy as np
 import pytest
+import torch
 
 from clusterrec.errors import ConfigError
 from clusterrec.evaluation.splits import kfold_assignments
@@ -127,7 +128,7 @@ def test_unknown_parts_and_settings_are_config_errors() -> None:
     "settings",
     [{"n_seeds": 0}, {"n_neighbors": 0}, {"epochs": 0}, {"n_factors": "x"},
      {"user_mode": "bogus"}, {"n_feature_folds": 1}, {"lr": 0.0}, {"max_similar": 0},
-     {"max_similar": 19}, {"refit": "yes"}],
+     {"max_similar": 19}, {"refit": "yes"}, {"output": "tanh"}],
 )  # fmt: skip
 def test_settings_out_of_range_are_config_errors_not_nan(settings: dict) -> None:
     ratings = random_ratings(20, 15, 0.4, seed=8)
@@ -323,3 +324,33 @@ def test_the_cluster_x_movie_bias_is_learned_per_cluster_and_survives_save_and_l
     np.testing.assert_array_equal(model.predict(*pairs).rating, loaded.predict(*pairs).rating)
     without = ClusterHybridRecommender(n_clusters=2, seed=0, settings=QUICK).fit(ratings)
     assert without.core_.nets[0].b_cluster_item is None
+
+
+def test_the_linear_output_is_the_baseline_plus_a_quarter_of_the_correction() -> None:
+    from clusterrec.models.cluster_hybrid_core import HybridModel
+
+    offset = torch.tensor([-2.0, 0.0, 1.5, 3.0])
+    correction = torch.tensor([0.0, 0.4, -1.0, 8.0])
+    linear = HybridModel(output="linear")._output(offset + correction, offset)
+    sigmoid = HybridModel(output="sigmoid")._output(offset + correction, offset)
+    np.testing.assert_allclose(linear, torch.sigmoid(offset) + correction / 4, rtol=1e-6)
+    assert linear[0] == sigmoid[0] == torch.sigmoid(offset[0])  # no correction: the baseline
+    assert linear[3] > 1 > sigmoid[3]  # unbounded: clipped to the top when predicting
+
+
+@pytest.mark.parametrize("output", ["linear", "sigmoid"])
+def test_both_outputs_predict_on_the_rating_scale(output) -> None:
+    ratings = random_ratings(40, 25, 0.5, seed=3)
+    values = ratings.rating.copy()
+    values[ratings.user == 0] = ratings.scale.high  # a user who gives the top rating only
+    ratings = type(ratings)(
+        ratings.user, ratings.item, values, ratings.time, ratings.user_labels,
+        ratings.item_labels, ratings.scale,
+    )  # fmt: skip
+    model = ClusterHybridRecommender(
+        n_clusters=2, seed=0, settings={**QUICK, "output": output}
+    ).fit(ratings)
+    users = np.repeat(ratings.user_labels, ratings.n_items)
+    items = np.tile(ratings.item_labels, ratings.n_users)
+    pred = model.predict(users, items).rating
+    assert ratings.scale.low <= pred.min() and pred.max() <= ratings.scale.high

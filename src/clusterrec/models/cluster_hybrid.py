@@ -215,7 +215,11 @@ _AT_LEAST = {
     "max_similar": 1,
 }
 #: The core's settings that name a choice, and the accepted choices.
-_CHOICES = {"user_mode": ("raters", "fixed"), "predict_with": ("full", "parts")}
+_CHOICES = {
+    "user_mode": ("raters", "fixed"),
+    "predict_with": ("full", "parts"),
+    "output": ("sigmoid", "linear"),
+}
 
 
 def _check_core_options(options: dict) -> None:

@@ -272,6 +272,7 @@ class HybridModel:
         max_similar: int = DEFAULT_MAX_SIMILAR,
         refit: bool = True,
         reg_cluster_item: float = 0.0,
+        output: str = "sigmoid",
         parts: Parts = Parts(),
     ) -> None:
         self.params = dict(
@@ -300,6 +301,7 @@ class HybridModel:
             max_similar=max_similar,
             refit=refit,
             reg_cluster_item=reg_cluster_item,
+            output=output,
         )
         self.parts = parts
         self.__dict__.update(self.params)
@@ -506,7 +508,8 @@ class HybridModel:
                     pu, qi = net.factor_rows(user_rows, item_rows, users_b, items_b)
                     rows = (ru, ri)
                 s = net(ub, ib, x_t[b], c_t[b], o_t[b], pu, qi, rows)
-                loss = self._loss(torch.sigmoid(s) - target[b]) + self._penalty(net, ub, ib, n)
+                err = self._output(s, o_t[b]) - target[b]
+                loss = self._loss(err) + self._penalty(net, ub, ib, n)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -521,6 +524,16 @@ class HybridModel:
                 elif len(curve) - 1 - int(np.argmin(curve)) >= self.patience:
                     break
         return snapshots, curve
+
+    def _output(self, s: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+        """The 0..1-scaled rating of the logit s. ``output="sigmoid"``: sigmoid(s), which
+        never reaches the scale's ends; ``"linear"``: the baseline plus a quarter of the
+        network's correction s - offset (the sigmoid's slope near the middle), unbounded in
+        training and clipped to the scale when predicting, so a prediction can be exactly the
+        top or bottom rating."""
+        if self.output == "sigmoid":
+            return torch.sigmoid(s)
+        return torch.sigmoid(offset) + 0.25 * (s - offset)
 
     def _loss(self, err: torch.Tensor) -> torch.Tensor:
         """Squared error, optionally mixed with absolute error (``mae_weight``; the absolute
@@ -574,17 +587,18 @@ class HybridModel:
         net.eval()
         with torch.no_grad():
             pu, qi = net.factor_rows(user_rows, item_rows)
+            offset = self._offset(u, i, baseline)
             s = net(
                 torch.from_numpy(u),
                 torch.from_numpy(i),
                 torch.from_numpy(x),
                 torch.from_numpy(self.labels[u]),
-                self._offset(u, i, baseline),
+                offset,
                 pu,
                 qi,
             )
         low, high = self.scale
-        pred = low + (high - low) * torch.sigmoid(s).numpy()
+        pred = np.clip(low + (high - low) * self._output(s, offset).numpy(), low, high)
         return float(np.sqrt(np.mean((pred - r) ** 2)))
 
     def _finalise(self) -> None:
@@ -664,7 +678,8 @@ class HybridModel:
             for x in feats:
                 x_t = torch.from_numpy(x)
                 for net, (pu, qi) in zip(self.nets, self.tables, strict=False):
-                    out += torch.sigmoid(net(u_t, i_t, x_t, c_t, o_t, pu, qi)).numpy()
+                    s = net(u_t, i_t, x_t, c_t, o_t, pu, qi)
+                    out += self._output(s, o_t).numpy()
         return low + (high - low) * out / (len(self.nets) * len(feats))
 
     # ------------------------------------------------------------------ persistence
