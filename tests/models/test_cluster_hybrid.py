@@ -6,6 +6,7 @@ test_contract.py.)"""
 
 from __future__ import annotations
 
+import json
 from functools import partial
 
 import helpers
@@ -354,3 +355,21 @@ def test_both_outputs_predict_on_the_rating_scale(output) -> None:
     items = np.tile(ratings.item_labels, ratings.n_users)
     pred = model.predict(users, items).rating
     assert ratings.scale.low <= pred.min() and pred.max() <= ratings.scale.high
+
+
+def test_a_model_saved_before_the_output_was_a_setting_loads_with_the_sigmoid(tmp_path) -> None:
+    ratings = random_ratings(30, 20, 0.4, seed=7)
+    sigmoid = ClusterHybridRecommender(
+        n_clusters=2, seed=0, settings={**QUICK, "output": "sigmoid"}
+    ).fit(ratings)
+    folder = sigmoid.save(tmp_path / "model")
+    with np.load(folder / "arrays.npz", allow_pickle=False) as stored:
+        arrays = dict(stored)
+    params = json.loads(str(arrays["core.params_json"]))
+    del params["output"]  # as every model saved before the setting existed
+    arrays["core.params_json"] = np.array(json.dumps(params))
+    np.savez(folder / "arrays.npz", **arrays)
+    loaded = ClusterHybridRecommender.load(folder)
+    assert loaded.core_.output == "sigmoid"
+    pairs = (ratings.user_labels[ratings.user], ratings.item_labels[ratings.item])
+    np.testing.assert_array_equal(sigmoid.predict(*pairs).rating, loaded.predict(*pairs).rating)

@@ -5,8 +5,9 @@ user and movie factors with implicit feedback on both sides (the movies u rated,
 who rated i; SVD++ and myFM's relation blocks) and the assignment's cluster-neighbour
 network: an MLP over what u's nearest users inside u's cluster did with i and over u's own
 ratings of the movies most similar to i, with u's cluster as an embedding and a per-cluster
-output head over the shared trunk. The output is ``low + (high - low) * sigmoid(s)``, so it
-stays on the rating scale (1..5, 1..10, half stars). The details, the leak guards
+output head over the shared trunk. The output is the bias baseline plus the model's
+correction, clipped to the rating scale (1..5, 1..10, half stars), so a prediction can be the
+top or bottom rating exactly. The details, the leak guards
 (out-of-fold neighbour features) and how every setting was chosen on validation data inside
 the training folds are in :mod:`clusterrec.models.cluster_hybrid_core` and ``docs/model.md``.
 

@@ -3,12 +3,17 @@ cluster-neighbour network.
 
 The score of a (user u, movie i) pair is
 
-    s = a + b_u + b_i
+    s = a + b_0 + b_u + b_i
       + (p_u + |N(u)|^-1/2 sum_{j in N(u)} y_j) . (q_i + |R(i)|^-1/2 sum_{v in R(i)} z_v)
           + MLP([user-neighbour features, item-neighbour features, summaries, cluster embedding])
 
-and the prediction is ``low + (high - low) * sigmoid(s)``, so it always lies on the rating
-scale (1-5, 1-10, 0.5-5 alike). N(u) are the movies u rated and R(i) the users who rated i,
+where the first term a is the logit of the bias baseline (a fixed offset). The prediction, on
+the 0..1-scaled rating, is the baseline plus a quarter of the correction s - a, clipped to the
+scale when predicting (``output="linear"``, the default: it can reach the top and bottom
+ratings exactly, which lowered validation MAE by 0.005 on ML-100K and latest-small and RMSE by
+0.003 on latest-small and the generated data); ``output="sigmoid"`` (the former default) is
+``low + (high - low) * sigmoid(s)``. Either way it lies on the rating scale (1-5, 1-10,
+0.5-5 alike). N(u) are the movies u rated and R(i) the users who rated i,
 both from the training data only (implicit feedback on both sides).
 
 The MLP is the project's *cluster-neighbour network*: users are clustered (labels given from
@@ -272,7 +277,7 @@ class HybridModel:
         max_similar: int = DEFAULT_MAX_SIMILAR,
         refit: bool = True,
         reg_cluster_item: float = 0.0,
-        output: str = "sigmoid",
+        output: str = "linear",
         parts: Parts = Parts(),
     ) -> None:
         self.params = dict(
@@ -715,6 +720,7 @@ class HybridModel:
         stored = (
             json.loads(str(np.asarray(arrays["params_json"]))) if "params_json" in arrays else {}
         )
+        stored.setdefault("output", "sigmoid")  # saved before the output was a setting
         model = cls(parts=parts, **{**stored, **params})
         n_users, n_items, n_nets = (int(v) for v in arrays["meta"])
         model.n_users, model.n_items = n_users, n_items
