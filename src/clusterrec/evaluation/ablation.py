@@ -10,7 +10,7 @@ same validation ratings, so the differences are paired per split; the full model
 with the next seed shows how far the seed alone moves them. The parts are the model's
 clusters, user neighbours, item neighbours, factors and implicit feedback (each switched off
 with ``without=(part,)``) and the averaging over seeds and snapshots: removed (1 seed, 1
-snapshot) when the settings average, added (the model's default 3 x 3) when they do not, as
+snapshot) when the settings average, added (the model's default 5 x 3) when they do not, as
 with the ``fast`` preset. The table chooses nothing; it says what each part is worth.
 """
 

@@ -256,7 +256,7 @@ class HybridModel:
         n_neighbors: int = 20,
         n_item_neighbors: int = 20,
         epochs: int = 12,
-        n_seeds: int = 3,
+        n_seeds: int = 5,
         seed: int = 0,
         lr: float = 1e-2,
         batch_size: int = 8192,

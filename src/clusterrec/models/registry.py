@@ -43,8 +43,8 @@ HYBRID_PRESETS: dict[str, dict] = {
 }
 #: What each of :data:`HYBRID_PRESETS` is, in words (for the report).
 HYBRID_PRESET_WORDS = {
-    "default": "as benchmarked (3 seeds x 3 snapshots averaged, neighbour features out of 5 parts)",
-    "fast": "one seed and one snapshot instead of 3 x 3 averaged, neighbour features out of 2 "
+    "default": "as benchmarked (5 seeds x 3 snapshots averaged, neighbour features out of 5 parts)",
+    "fast": "one seed and one snapshot instead of 5 x 3 averaged, neighbour features out of 2 "
     "parts instead of 5",
 }
 
