@@ -44,6 +44,12 @@ VALIDATION_SEED = 2026
 #: 5 seeds.
 BASE_SETTINGS = {"output": "sigmoid", "n_seeds": 3}
 
+
+def _linear(what: str, seed: int = 0, **settings: object) -> tuple[str, dict, tuple, int]:
+    """A variant of the linear output (the chosen change) with more settings changed."""
+    return f"linear, {what}", {"output": "linear", **settings}, (), seed
+
+
 #: name -> (what it changes from BASE_SETTINGS, settings, parts switched off, model seed)
 VARIANTS: dict[str, tuple[str, dict, tuple[str, ...], int]] = {
     "base": ("the former default (sigmoid output)", {}, (), 0),
@@ -99,31 +105,13 @@ VARIANTS: dict[str, tuple[str, dict, tuple[str, ...], int]] = {
         0,
     ),
     "linear-seeds5": ("linear, 5 seeds x 3 snapshots", {"output": "linear", "n_seeds": 5}, (), 0),
-    "linear-hidden128": ("linear, MLP hidden 128", {"output": "linear", "hidden": 128}, (), 0),
-    "linear-reg0.015": (
-        "linear, L2 0.015 on the factor rows",
-        {"output": "linear", "reg_factors": 0.015},
-        (),
-        0,
-    ),
-    "linear-reg0.02": (
-        "linear, L2 0.02 on the factor rows",
-        {"output": "linear", "reg_factors": 0.02},
-        (),
-        0,
-    ),
-    "linear-reg0.015-seed1": (
-        "linear-reg0.015 with model seed 1",
-        {"output": "linear", "reg_factors": 0.015},
-        (),
-        1,
-    ),
-    "linear-reg0.007": (
-        "linear, L2 0.007 on the factor rows",
-        {"output": "linear", "reg_factors": 0.007},
-        (),
-        0,
-    ),
+    "linear-seeds5-epochs16": _linear("5 seeds, at most 16 epochs", n_seeds=5, epochs=16),
+    "linear-seeds5-kitem40": _linear("5 seeds, 40 item neighbours", n_seeds=5, n_item_neighbors=40),
+    "linear-hidden128": _linear("MLP hidden 128", hidden=128),
+    "linear-reg0.015": _linear("L2 0.015 on the factor rows", reg_factors=0.015),
+    "linear-reg0.02": _linear("L2 0.02 on the factor rows", reg_factors=0.02),
+    "linear-reg0.015-seed1": _linear("L2 0.015, model seed 1", seed=1, reg_factors=0.015),
+    "linear-reg0.007": _linear("L2 0.007 on the factor rows", reg_factors=0.007),
     "mae0.6": ("loss 0.4 MSE + 0.6 |error|", {"mae_weight": 0.6}, (), 0),
     "mae0.8": ("loss 0.2 MSE + 0.8 |error|", {"mae_weight": 0.8}, (), 0),
     "snapshots5": ("3 seeds x 5 snapshots averaged", {"n_snapshots": 5}, (), 0),

@@ -163,3 +163,14 @@ def run_cli(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
         status = int(exit_.code)
     out, err = capsys.readouterr()
     return status, out, err
+
+
+#: Core settings of the default model small enough for a test (on top of any preset).
+TINY_HYBRID_SETTINGS = {
+    "epochs": 2,
+    "n_factors": 4,
+    "hidden": 8,
+    "n_neighbors": 5,
+    "n_item_neighbors": 5,
+    "batch_size": 512,
+}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import random_ratings
+from helpers import TINY_HYBRID_SETTINGS, random_ratings
 
 from clusterrec.data.ratings import Ratings
 from clusterrec.errors import ConfigError
@@ -29,14 +29,7 @@ from clusterrec.evaluation.splits import kfold_assignments
 from clusterrec.models.registry import HYBRID_PRESETS
 
 #: Core settings small enough for a test (added on top of the preset).
-TINY = {
-    "epochs": 2,
-    "n_factors": 4,
-    "hidden": 8,
-    "n_neighbors": 5,
-    "n_item_neighbors": 5,
-    "batch_size": 512,
-}
+TINY = TINY_HYBRID_SETTINGS
 
 
 def _ratings() -> Ratings:
@@ -157,9 +150,9 @@ def test_each_row_switches_off_its_own_part_with_the_preset_s_settings(
     assert [f["seed"] for f in fits] == [4, 5, 4, 4, 4, 4, 4, 4]  # the seed row: the next seed
     assert all(f["settings"] == fast for f in fits[:-1])
     # "fast" averages nothing, so the averaging row adds the model's default 3 x 3
-    assert fits[-1]["settings"] == {**fast, "n_seeds": 3, "n_snapshots": 3}
+    assert fits[-1]["settings"] == {**fast, "n_seeds": 5, "n_snapshots": 3}
     summary = recorded.result.to_frame()
-    assert summary["variant"].tolist()[-1] == "+ averaging (3 seeds x 3 snapshots)"
+    assert summary["variant"].tolist()[-1] == "+ averaging (5 seeds x 3 snapshots)"
     assert summary["change"].tolist() == ["none", "seed", *["removed"] * 5, "added"]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import COMPUTING_STAGES, tiny_config, tiny_run
+from helpers import COMPUTING_STAGES, TINY_HYBRID_SETTINGS, tiny_config, tiny_run
 
 from clusterrec._files import file_sha256, json_text
 from clusterrec.cli import main
@@ -375,17 +375,7 @@ def test_networks_l_outside_the_sweep_is_clustered_by_the_jaccard_stage(
 # -- the ablation table (off by default) ----------------------------------------------------------
 
 #: The default model's settings small enough for a test run (a preset only tests have).
-TINY_HYBRID = {
-    "n_seeds": 1,
-    "n_snapshots": 1,
-    "n_feature_folds": 2,
-    "epochs": 2,
-    "n_factors": 4,
-    "hidden": 8,
-    "n_neighbors": 5,
-    "n_item_neighbors": 5,
-    "batch_size": 512,
-}
+TINY_HYBRID = {"n_seeds": 1, "n_snapshots": 1, "n_feature_folds": 2, **TINY_HYBRID_SETTINGS}
 
 
 def test_without_the_ablation_the_report_says_how_to_add_it(first: RunResult) -> None:
@@ -432,7 +422,7 @@ def test_the_ablation_stage_puts_its_table_and_what_it_says_in_the_report(
         "− item neighbours",
         "− factors",
         "− implicit feedback",
-        "+ averaging (3 seeds x 3 snapshots)",
+        "+ averaging (5 seeds x 3 snapshots)",
     ]
     splits = pd.read_csv(run.out / "results" / "ablation_splits.csv")
     assert sorted(splits["split"].unique()) == [0, 1]
