@@ -134,9 +134,13 @@ def checksum_rows(folds: np.ndarray) -> dict[int, tuple[int, int]]:
 # -- clusterrec -----------------------------------------------------------------------------------
 
 
-def run_clusterrec(ratings: Ratings, folds: np.ndarray, names: tuple[str, ...]) -> list[dict]:
+def run_clusterrec(
+    ratings: Ratings, folds: np.ndarray, names: tuple[str, ...], rank_items: int = 0
+) -> list[dict]:
     factories: dict[str, Callable] = comparison_models(names)
-    result = cross_validate(ratings, factories, FOLDS, assignments=folds, rank_users=200)
+    result = cross_validate(
+        ratings, factories, FOLDS, assignments=folds, rank_users=200, rank_items=rank_items
+    )
     rows = []
     for record in result.folds.to_dict("records"):
         test = np.flatnonzero(folds == record["fold"])
@@ -298,7 +302,9 @@ def earlier_rows(name: str, rows: list[dict]) -> tuple[list[dict], dict]:
     return kept, earlier.get("peers", {})
 
 
-def benchmark(name: str, only: set[str], models: tuple[str, ...], merge: bool = False) -> None:
+def benchmark(
+    name: str, only: set[str], models: tuple[str, ...], merge: bool = False, rank_items: int = 0
+) -> None:
     started = time.perf_counter()
     ratings, folds, how = load_data(name)
     print(f"{name}: {ratings!r}", flush=True)
@@ -306,7 +312,7 @@ def benchmark(name: str, only: set[str], models: tuple[str, ...], merge: bool = 
     rows: list[dict] = []
     peers: dict[str, dict] = {}
     if "clusterrec" in only:
-        rows += run_clusterrec(ratings, folds, models)
+        rows += run_clusterrec(ratings, folds, models, rank_items)
     if "surprise" in only:
         theirs, peers["Surprise"] = run_surprise(table, folds_path, ratings, SURPRISE_MODELS)
         rows += theirs
@@ -347,10 +353,20 @@ def main() -> None:
     parser.add_argument(
         "--merge", action="store_true", help="keep an earlier run's rows of the models not run now"
     )
+    parser.add_argument(
+        "--rank-items",
+        type=int,
+        default=0,
+        help="clusterrec's top-N ranks among this many most-rated items (0: all; the seed-size "
+        "data has 68K movies, which makes ranking the slowest part)",
+    )
     args = parser.parse_args()
     MYFM_MODELS = tuple(args.myfm_models.split(";"))
     for name in args.data.split(","):
-        benchmark(name, set(args.only.split(",")), tuple(args.models.split(",")), args.merge)
+        benchmark(
+            name, set(args.only.split(",")), tuple(args.models.split(",")), args.merge,
+            args.rank_items,
+        )  # fmt: skip
 
 
 if __name__ == "__main__":
