@@ -129,7 +129,8 @@ def test_unknown_parts_and_settings_are_config_errors() -> None:
     "settings",
     [{"n_seeds": 0}, {"n_neighbors": 0}, {"epochs": 0}, {"n_factors": "x"},
      {"user_mode": "bogus"}, {"n_feature_folds": 1}, {"lr": 0.0}, {"max_similar": 0},
-     {"max_similar": 19}, {"refit": "yes"}, {"output": "tanh"}],
+     {"max_similar": 19}, {"refit": "yes"}, {"output": "tanh"}, {"n_stopping_runs": 0},
+     {"vary_features": 1}, {"vary_features": True, "predict_with": "parts"}],
 )  # fmt: skip
 def test_settings_out_of_range_are_config_errors_not_nan(settings: dict) -> None:
     ratings = random_ratings(20, 15, 0.4, seed=8)
@@ -373,3 +374,51 @@ def test_a_model_saved_before_the_output_was_a_setting_loads_with_the_sigmoid(tm
     assert loaded.core_.output == "sigmoid"
     pairs = (ratings.user_labels[ratings.user], ratings.item_labels[ratings.item])
     np.testing.assert_array_equal(sigmoid.predict(*pairs).rating, loaded.predict(*pairs).rating)
+
+
+def test_the_epochs_come_from_the_mean_of_the_stopping_runs_curves() -> None:
+    ratings = random_ratings(40, 25, 0.35, seed=9)
+    settings = {**QUICK, "epochs": 6, "n_stopping_runs": 3}
+    core = ClusterHybridRecommender(n_clusters=2, seed=0, settings=settings).fit(ratings).core_
+    users, items, values = core.train
+    feats = core._train_features(users, items, values)
+    curves = []
+    for run in range(3):  # each run: its own slice and seed, as a naive loop would do it
+        val = np.random.default_rng(core.seed + 7 + run).random(len(users)) < core.val_fraction
+        _, curve = core._train_net(
+            users[~val], items[~val], values[~val], feats[~val], core.seed + 1000 * run, 6,
+            val=(users[val], items[val], values[val], feats[val]),
+        )  # fmt: skip
+        curves.append(curve)
+    assert len({tuple(c) for c in curves}) == 3  # three different runs
+    shortest = min(map(len, curves))
+    expected = [sum(c[e] for c in curves) / 3 for e in range(shortest)]
+    np.testing.assert_allclose(core.val_curve, expected, rtol=1e-12)
+    assert core.chosen_epochs == int(np.argmin(expected)) + 1
+
+
+def test_with_vary_features_each_seed_trains_on_its_own_draw_of_the_parts(monkeypatch) -> None:
+    ratings = random_ratings(40, 25, 0.35, seed=10)
+    drawn: list[int] = []
+    real = neighbour_features.feature_parts
+
+    def spy(n: int, k: int, seed: int) -> np.ndarray:
+        drawn.append(seed)
+        return real(n, k, seed)
+
+    monkeypatch.setattr("clusterrec.models.cluster_hybrid_core.feature_parts", spy)
+    settings = {**QUICK, "n_seeds": 3, "vary_features": True}
+    varied = ClusterHybridRecommender(n_clusters=2, seed=0, settings=settings).fit(ratings)
+    seed = varied.core_.seed
+    assert drawn == [seed, seed + 1000, seed + 2000]  # the first also serves early stopping
+    drawn.clear()
+    same = ClusterHybridRecommender(
+        n_clusters=2, seed=0, settings={**settings, "vary_features": False}
+    ).fit(ratings)
+    assert drawn == [seed]
+    pairs = (ratings.user_labels[ratings.user], ratings.item_labels[ratings.item])
+    # the first network is the same either way; the others saw other features
+    first, again = varied.core_.nets[0].state_dict(), same.core_.nets[0].state_dict()
+    for name, tensor in first.items():
+        np.testing.assert_array_equal(tensor.numpy(), again[name].numpy())
+    assert not np.array_equal(varied.predict(*pairs).rating, same.predict(*pairs).rating)

@@ -214,6 +214,7 @@ _AT_LEAST = {
     "patience": 1,
     "n_snapshots": 1,
     "max_similar": 1,
+    "n_stopping_runs": 1,
 }
 #: The core's settings that name a choice, and the accepted choices.
 _CHOICES = {
@@ -230,8 +231,9 @@ def _check_core_options(options: dict) -> None:
         value = options[name]
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
             raise ConfigError(f"setting {name} must be a whole number >= {low}, not {value!r}")
-    if not isinstance(options["refit"], bool | np.bool_):
-        raise ConfigError(f"setting refit must be true or false, not {options['refit']!r}")
+    for name in ("refit", "vary_features"):
+        if not isinstance(options[name], bool | np.bool_):
+            raise ConfigError(f"setting {name} must be true or false, not {options[name]!r}")
     for name, accepted in _CHOICES.items():
         if options[name] not in accepted:
             raise ConfigError(
@@ -251,6 +253,11 @@ def _check_core_options(options: dict) -> None:
         value = options[name]
         if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
             raise ConfigError(f"setting {name} must be a number >= 0, not {value!r}")
+    if options["vary_features"] and options["predict_with"] == "parts":
+        raise ConfigError(
+            "setting vary_features needs predict_with = full: the out-of-fold indices that "
+            "predict_with = parts keeps are those of one draw of the parts"
+        )
     if options["max_similar"] < max(options["n_neighbors"], options["n_item_neighbors"]):
         raise ConfigError(
             f"setting max_similar ({options['max_similar']}) must be at least n_neighbors and "

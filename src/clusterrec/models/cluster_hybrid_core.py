@@ -245,6 +245,12 @@ class _Net(nn.Module):
         return s
 
 
+def mean_curve(curves: list[list[float]]) -> list[float]:
+    """The epoch-wise mean of early-stopping curves over the epochs all of them reached."""
+    common = min(len(c) for c in curves)
+    return [float(np.mean([c[e] for c in curves])) for e in range(common)]
+
+
 # --------------------------------------------------------------------------- model
 class HybridModel:
     """Cluster-neighbour network + two-sided implicit factor model (see module docstring)."""
@@ -278,6 +284,8 @@ class HybridModel:
         refit: bool = True,
         reg_cluster_item: float = 0.0,
         output: str = "linear",
+        n_stopping_runs: int = 1,
+        vary_features: bool = False,
         parts: Parts = Parts(),
     ) -> None:
         self.params = dict(
@@ -307,6 +315,8 @@ class HybridModel:
             refit=refit,
             reg_cluster_item=reg_cluster_item,
             output=output,
+            n_stopping_runs=n_stopping_runs,
+            vary_features=vary_features,
         )
         self.parts = parts
         self.__dict__.update(self.params)
@@ -350,6 +360,8 @@ class HybridModel:
         half = min(self.n_snapshots // 2, epochs - 1)
         self.nets = []
         for s in range(self.n_seeds):
+            if self.vary_features and s > 0:
+                feats = self._train_features(users, items, ratings, self.seed + 1000 * s)
             nets, _ = self._train_net(
                 users,
                 items,
@@ -366,8 +378,12 @@ class HybridModel:
     def _needs_features(self) -> bool:
         return self.parts.user_neighbours or self.parts.item_neighbours
 
-    def _train_features(self, users: IntArray, items: IntArray, ratings: FloatArray) -> FloatArray:
-        """Out-of-fold neighbour features of the training pairs (zeros when no MLP inputs)."""
+    def _train_features(
+        self, users: IntArray, items: IntArray, ratings: FloatArray, seed: int | None = None
+    ) -> FloatArray:
+        """Out-of-fold neighbour features of the training pairs (zeros when no MLP inputs).
+        ``seed`` draws the parts (default: the model's seed; ``vary_features`` gives each
+        averaged network its own draw)."""
         self._indices = []
         if not self._needs_features():
             return np.zeros((len(users), self._n_feats()), np.float32)
@@ -378,7 +394,7 @@ class HybridModel:
             self.n_users,
             self.n_items,
             self.labels,
-            feature_parts(len(users), self.n_feature_folds, self.seed),
+            feature_parts(len(users), self.n_feature_folds, self.seed if seed is None else seed),
             k_user=self.n_neighbors,
             k_item=self.n_item_neighbors,
             shrink=self.shrink,
@@ -411,26 +427,32 @@ class HybridModel:
     def _choose_epochs(
         self, users: IntArray, items: IntArray, ratings: FloatArray, feats: FloatArray
     ) -> int:
-        """Early stopping on a validation slice of the training ratings (first seed only).
-        Keeps that run's network at its best epoch in ``_early_stopped`` (``refit=False``
-        predicts with it instead of training again on all ratings)."""
+        """Early stopping on a validation slice of the training ratings: the epoch with the
+        lowest validation RMSE, averaged over ``n_stopping_runs`` runs (each its own seed and
+        slice; one run's curve is noisy near its minimum). Keeps the first run's network at
+        its best epoch in ``_early_stopped`` (``refit=False`` predicts with it instead of
+        training again on all ratings)."""
         self._early_stopped: list[_Net] = []
         if self.val_fraction <= 0:
             return self.epochs
-        rng = np.random.default_rng(self.seed + 7)
-        val = rng.random(len(users)) < self.val_fraction
-        best, curve = self._train_net(
-            users[~val],
-            items[~val],
-            ratings[~val],
-            feats[~val],
-            self.seed,
-            self.epochs,
-            val=(users[val], items[val], ratings[val], feats[val]),
-        )
-        self._early_stopped = best
-        self.val_curve = curve
-        return int(np.argmin(curve)) + 1
+        curves = []
+        for run in range(self.n_stopping_runs):
+            rng = np.random.default_rng(self.seed + 7 + run)
+            val = rng.random(len(users)) < self.val_fraction
+            best, curve = self._train_net(
+                users[~val],
+                items[~val],
+                ratings[~val],
+                feats[~val],
+                self.seed + 1000 * run,
+                self.epochs,
+                val=(users[val], items[val], ratings[val], feats[val]),
+            )
+            if run == 0:
+                self._early_stopped = best
+            curves.append(curve)
+        self.val_curve = mean_curve(curves)
+        return int(np.argmin(self.val_curve)) + 1
 
     def _train_net(
         self,
