@@ -14,9 +14,9 @@ Every variant changes one thing from ``base``: the default model as it was when 
 started (``BASE_SETTINGS``: the sigmoid output, 3 seeds); the table chose ``linear`` and then
 ``linear-seeds5`` (now the default),
 so the rows stay reproducible with the settings they were measured with. The third round
-(``linear-seeds5-*``, ``linear-seeds8``) changes one thing from that default; none was taken. Differences are
-read as paired per-fold differences to ``base``, against the seed noise (``base-seed1``: the
-same settings with another model seed). Results accumulate in
+(``linear-seeds5-*``, ``linear-seeds8``) changes one thing from that default; none was taken.
+Differences are read as paired per-fold differences to ``base``, against the seed noise
+(``base-seed1``: the same settings with another model seed). Results accumulate in
 ``benchmarks/results/tune_hybrid_<data>.json`` (one row per variant and fold; a rerun
 replaces that variant's rows), and the table is rewritten from all rows in ``.md``.
 """
@@ -135,6 +135,14 @@ VARIANTS: dict[str, tuple[str, dict, tuple[str, ...], int]] = {
     ),
     "linear-seeds5-val0.2-seed1": _linear(
         "5 seeds, 20 % slice, model seed 1", 1, n_seeds=5, val_fraction=0.2
+    ),
+    "linear-seeds5-decay0.8": _linear("5 seeds, lr x 0.8 each epoch", n_seeds=5, lr_decay=0.8),
+    "linear-seeds5-decay0.8-seed1": _linear(
+        "5 seeds, lr x 0.8 each epoch, model seed 1", 1, n_seeds=5, lr_decay=0.8
+    ),
+    "linear-seeds5-decay0.7": _linear("5 seeds, lr x 0.7 each epoch", n_seeds=5, lr_decay=0.7),
+    "linear-seeds5-decay0.7-seed1": _linear(
+        "5 seeds, lr x 0.7 each epoch, model seed 1", 1, n_seeds=5, lr_decay=0.7
     ),
     "linear-seeds5-vary": _linear(
         "5 seeds, each its own draw of the feature parts", n_seeds=5, vary_features=True

@@ -130,7 +130,8 @@ def test_unknown_parts_and_settings_are_config_errors() -> None:
     [{"n_seeds": 0}, {"n_neighbors": 0}, {"epochs": 0}, {"n_factors": "x"},
      {"user_mode": "bogus"}, {"n_feature_folds": 1}, {"lr": 0.0}, {"max_similar": 0},
      {"max_similar": 19}, {"refit": "yes"}, {"output": "tanh"}, {"n_stopping_runs": 0},
-     {"vary_features": 1}, {"vary_features": True, "predict_with": "parts"}],
+     {"vary_features": 1}, {"vary_features": True, "predict_with": "parts"},
+     {"lr_decay": 0.0}, {"lr_decay": 1.5}],
 )  # fmt: skip
 def test_settings_out_of_range_are_config_errors_not_nan(settings: dict) -> None:
     ratings = random_ratings(20, 15, 0.4, seed=8)
@@ -422,3 +423,21 @@ def test_with_vary_features_each_seed_trains_on_its_own_draw_of_the_parts(monkey
     for name, tensor in first.items():
         np.testing.assert_array_equal(tensor.numpy(), again[name].numpy())
     assert not np.array_equal(varied.predict(*pairs).rating, same.predict(*pairs).rating)
+
+
+def test_lr_decay_multiplies_the_learning_rate_once_an_epoch(monkeypatch) -> None:
+    ratings = random_ratings(40, 25, 0.35, seed=11)
+    seen: list[float] = []
+    step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    settings = {**QUICK, "epochs": 3, "val_fraction": 0.0, "batch_size": 64, "lr_decay": 0.5}
+    model = ClusterHybridRecommender(n_clusters=2, seed=0, settings=settings).fit(ratings)
+    steps = -(-len(model.core_.train[0]) // 64)  # batches an epoch
+    assert steps > 1
+    expected = [0.01 * 0.5**epoch for epoch in range(3) for _ in range(steps)]
+    np.testing.assert_allclose(seen, expected, rtol=1e-12)

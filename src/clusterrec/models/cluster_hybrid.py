@@ -266,3 +266,6 @@ def _check_core_options(options: dict) -> None:
         )
     if options["lr"] <= 0 or not options["val_fraction"] < 1 or options["mae_weight"] > 1:
         raise ConfigError("settings need lr > 0, val_fraction < 1 and mae_weight <= 1")
+    decay = options["lr_decay"]
+    if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 < decay <= 1:
+        raise ConfigError(f"setting lr_decay must be a number in (0, 1], not {decay!r}")

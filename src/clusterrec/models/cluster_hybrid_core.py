@@ -286,6 +286,7 @@ class HybridModel:
         output: str = "linear",
         n_stopping_runs: int = 1,
         vary_features: bool = False,
+        lr_decay: float = 1.0,
         parts: Parts = Parts(),
     ) -> None:
         self.params = dict(
@@ -317,6 +318,7 @@ class HybridModel:
             output=output,
             n_stopping_runs=n_stopping_runs,
             vary_features=vary_features,
+            lr_decay=lr_decay,
         )
         self.parts = parts
         self.__dict__.update(self.params)
@@ -465,7 +467,8 @@ class HybridModel:
         val: tuple[IntArray, IntArray, FloatArray, FloatArray] | None = None,
         keep_last: int = 1,
     ) -> tuple[list[_Net], list[float]]:
-        """Adam on mini-batches; with ``val``, stops after ``patience`` epochs without gain.
+        """Adam on mini-batches, the learning rate times ``lr_decay`` after each epoch; with
+        ``val``, stops after ``patience`` epochs without gain.
 
         Returns copies of the network after each of the last ``keep_last`` epochs (snapshot
         averaging: the epochs around the early-stopping point are averaged, which smooths the
@@ -540,6 +543,8 @@ class HybridModel:
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+            for group in opt.param_groups:  # the same schedule in every run: epoch-indexed
+                group["lr"] *= self.lr_decay
             if val is None and epoch >= epochs - keep_last:
                 snapshots.append(copy.deepcopy(net))
             if val is not None:
