@@ -140,6 +140,16 @@ VARIANTS: dict[str, tuple[str, dict, tuple[str, ...], int]] = {
     "linear-seeds5-decay0.8-seed1": _linear(
         "5 seeds, lr x 0.8 each epoch, model seed 1", 1, n_seeds=5, lr_decay=0.8
     ),
+    "linear-seeds5-decay0.9": _linear(
+        "5 seeds, lr x 0.9 each epoch, at most 20 epochs", n_seeds=5, lr_decay=0.9, epochs=20
+    ),
+    "linear-seeds5-decay0.9-seed1": _linear(
+        "5 seeds, lr x 0.9, at most 20 epochs, model seed 1",
+        1,
+        n_seeds=5,
+        lr_decay=0.9,
+        epochs=20,
+    ),
     "linear-seeds5-decay0.7": _linear("5 seeds, lr x 0.7 each epoch", n_seeds=5, lr_decay=0.7),
     "linear-seeds5-decay0.7-seed1": _linear(
         "5 seeds, lr x 0.7 each epoch, model seed 1", 1, n_seeds=5, lr_decay=0.7
