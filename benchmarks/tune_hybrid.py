@@ -154,6 +154,21 @@ VARIANTS: dict[str, tuple[str, dict, tuple[str, ...], int]] = {
     "linear-seeds5-decay0.7-seed1": _linear(
         "5 seeds, lr x 0.7 each epoch, model seed 1", 1, n_seeds=5, lr_decay=0.7
     ),
+    "linear-seeds5-wa1": _linear(
+        "5 seeds, weights averaged over the last epoch of steps", n_seeds=5, weight_average=1.0
+    ),
+    "linear-seeds5-wa1-seed1": _linear(
+        "5 seeds, weights averaged over 1 epoch, model seed 1", 1, n_seeds=5, weight_average=1.0
+    ),
+    "linear-seeds5-wa0.5": _linear(
+        "5 seeds, weights averaged over half an epoch", n_seeds=5, weight_average=0.5
+    ),
+    "linear-seeds5-wa0.5-seed1": _linear(
+        "5 seeds, weights averaged over half an epoch, model seed 1",
+        1,
+        n_seeds=5,
+        weight_average=0.5,
+    ),
     "linear-seeds5-vary": _linear(
         "5 seeds, each its own draw of the feature parts", n_seeds=5, vary_features=True
     ),

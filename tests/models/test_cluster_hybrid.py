@@ -131,7 +131,7 @@ def test_unknown_parts_and_settings_are_config_errors() -> None:
      {"user_mode": "bogus"}, {"n_feature_folds": 1}, {"lr": 0.0}, {"max_similar": 0},
      {"max_similar": 19}, {"refit": "yes"}, {"output": "tanh"}, {"n_stopping_runs": 0},
      {"vary_features": 1}, {"vary_features": True, "predict_with": "parts"},
-     {"lr_decay": 0.0}, {"lr_decay": 1.5}],
+     {"lr_decay": 0.0}, {"lr_decay": 1.5}, {"weight_average": -1.0}],
 )  # fmt: skip
 def test_settings_out_of_range_are_config_errors_not_nan(settings: dict) -> None:
     ratings = random_ratings(20, 15, 0.4, seed=8)
@@ -441,3 +441,43 @@ def test_lr_decay_multiplies_the_learning_rate_once_an_epoch(monkeypatch) -> Non
     assert steps > 1
     expected = [0.01 * 0.5**epoch for epoch in range(3) for _ in range(steps)]
     np.testing.assert_allclose(seen, expected, rtol=1e-12)
+
+
+def test_weight_average_keeps_the_moving_average_a_naive_loop_computes(monkeypatch) -> None:
+    from clusterrec.models import cluster_hybrid_core as core_module
+
+    ratings = random_ratings(40, 25, 0.35, seed=12)
+    trained: list = []  # the network being trained (not its average)
+    init = core_module._WeightAverage.__init__
+
+    def remember(self, net, horizon, steps_per_epoch):
+        trained.append(net)
+        init(self, net, horizon, steps_per_epoch)
+
+    after_each_step: list[dict[str, np.ndarray]] = []
+    step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        out = step(self, *args, **kwargs)
+        after_each_step.append(
+            {name: p.detach().numpy().copy() for name, p in trained[-1].named_parameters()}
+        )
+        return out
+
+    monkeypatch.setattr(core_module._WeightAverage, "__init__", remember)
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    settings = {**QUICK, "epochs": 3, "val_fraction": 0.0, "batch_size": 64,
+                "weight_average": 1.0}  # fmt: skip
+    model = ClusterHybridRecommender(n_clusters=2, seed=0, settings=settings).fit(ratings)
+    per_epoch = -(-len(model.core_.train[0]) // 64)
+    assert len(after_each_step) == 3 * per_epoch and per_epoch > 2
+    names = list(after_each_step[0])
+    naive = {name: np.zeros_like(after_each_step[0][name], dtype=np.float64) for name in names}
+    for t, weights in enumerate(after_each_step, start=1):
+        for name in names:  # the mean of the first steps, then a moving average
+            naive[name] += (weights[name] - naive[name]) / min(t, per_epoch)
+    kept = dict(model.core_.nets[0].named_parameters())
+    for name in names:
+        np.testing.assert_allclose(kept[name].detach().numpy(), naive[name], atol=2e-6)
+    # and it is not simply the last step's weights
+    assert not np.allclose(kept["P"].detach().numpy(), after_each_step[-1]["P"])

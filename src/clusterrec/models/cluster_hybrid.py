@@ -249,6 +249,7 @@ def _check_core_options(options: dict) -> None:
         "shrink",
         "mae_weight",
         "val_fraction",
+        "weight_average",
     ):
         value = options[name]
         if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:

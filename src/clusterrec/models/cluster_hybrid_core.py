@@ -245,6 +245,26 @@ class _Net(nn.Module):
         return s
 
 
+class _WeightAverage:
+    """An exponential moving average of a network's weights over the last ``horizon`` epochs
+    of steps (``horizon`` 0: off, ``net`` is None). Until that many steps are done it is the
+    plain mean of the steps so far, so the initial weights fade out at once."""
+
+    def __init__(self, net: _Net, horizon: float, steps_per_epoch: int) -> None:
+        self.net = copy.deepcopy(net) if horizon > 0 else None
+        self.window = max(horizon * steps_per_epoch, 1.0)
+        self.steps = 0
+
+    def update(self, net: _Net) -> None:
+        if self.net is None:
+            return
+        self.steps += 1
+        share = 1.0 / min(self.steps, self.window)
+        with torch.no_grad():
+            for mine, now in zip(self.net.parameters(), net.parameters(), strict=True):
+                mine.lerp_(now, share)
+
+
 def mean_curve(curves: list[list[float]]) -> list[float]:
     """The epoch-wise mean of early-stopping curves over the epochs all of them reached."""
     common = min(len(c) for c in curves)
@@ -287,6 +307,7 @@ class HybridModel:
         n_stopping_runs: int = 1,
         vary_features: bool = False,
         lr_decay: float = 1.0,
+        weight_average: float = 0.0,
         parts: Parts = Parts(),
     ) -> None:
         self.params = dict(
@@ -319,6 +340,7 @@ class HybridModel:
             n_stopping_runs=n_stopping_runs,
             vary_features=vary_features,
             lr_decay=lr_decay,
+            weight_average=weight_average,
         )
         self.parts = parts
         self.__dict__.update(self.params)
@@ -523,6 +545,7 @@ class HybridModel:
         curve: list[float] = []
         snapshots: list[_Net] = []
         best = float("inf")
+        averaged = _WeightAverage(net, self.weight_average, -(-n // self.batch_size))
         for epoch in range(epochs):
             net.train()
             perm = torch.randperm(n, generator=gen)
@@ -543,16 +566,18 @@ class HybridModel:
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
+                averaged.update(net)
             for group in opt.param_groups:  # the same schedule in every run: epoch-indexed
                 group["lr"] *= self.lr_decay
+            kept = averaged.net or net  # the averaged weights, when averaging
             if val is None and epoch >= epochs - keep_last:
-                snapshots.append(copy.deepcopy(net))
+                snapshots.append(copy.deepcopy(kept))
             if val is not None:
-                rmse = self._rmse(net, user_rows, item_rows, val, baseline)
+                rmse = self._rmse(kept, user_rows, item_rows, val, baseline)
                 curve.append(rmse)
                 if rmse < best:
                     best = rmse
-                    snapshots = [copy.deepcopy(net)]
+                    snapshots = [copy.deepcopy(kept)]
                 elif len(curve) - 1 - int(np.argmin(curve)) >= self.patience:
                     break
         return snapshots, curve
