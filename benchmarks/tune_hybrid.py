@@ -51,6 +51,15 @@ def _linear(what: str, seed: int = 0, **settings: object) -> tuple[str, dict, tu
     return f"linear, {what}", {"output": "linear", **settings}, (), seed
 
 
+def _from_default(name: str, what: str, *, seed1: bool = True, **settings: object) -> dict:
+    """Third-round variants: the chosen default (linear output, 5 seeds) with ``settings``
+    changed, as ``name`` and, with ``seed1``, ``name-seed1`` (the same with model seed 1)."""
+    out = {name: _linear(f"5 seeds, {what}", n_seeds=5, **settings)}
+    if seed1:
+        out[f"{name}-seed1"] = _linear(f"5 seeds, {what}, model seed 1", 1, n_seeds=5, **settings)
+    return out
+
+
 #: name -> (what it changes from BASE_SETTINGS, settings, parts switched off, model seed)
 VARIANTS: dict[str, tuple[str, dict, tuple[str, ...], int]] = {
     "base": ("the former default (sigmoid output)", {}, (), 0),
@@ -113,81 +122,6 @@ VARIANTS: dict[str, tuple[str, dict, tuple[str, ...], int]] = {
     "linear-reg0.02": _linear("L2 0.02 on the factor rows", reg_factors=0.02),
     "linear-reg0.015-seed1": _linear("L2 0.015, model seed 1", seed=1, reg_factors=0.015),
     "linear-reg0.007": _linear("L2 0.007 on the factor rows", reg_factors=0.007),
-    "linear-seeds5-seed1": _linear(
-        "5 seeds, model seed 1 (the default's seed noise)", 1, n_seeds=5
-    ),
-    "linear-seeds8": _linear("8 seeds x 3 snapshots", n_seeds=8),
-    "linear-seeds5-batch4096": _linear("5 seeds, batches of 4096", n_seeds=5, batch_size=4096),
-    "linear-seeds5-batch2048": _linear(
-        "5 seeds, batches of 2048, lr 5e-3", n_seeds=5, batch_size=2048, lr=5e-3
-    ),
-    "linear-seeds5-f128": _linear(
-        "5 seeds, 128 factors, L2 0.015", n_seeds=5, n_factors=128, reg_factors=0.015
-    ),
-    "linear-seeds5-stop3": _linear(
-        "5 seeds, epochs from 3 stopping runs", n_seeds=5, n_stopping_runs=3
-    ),
-    "linear-seeds5-stop3-seed1": _linear(
-        "5 seeds, 3 stopping runs, model seed 1", 1, n_seeds=5, n_stopping_runs=3
-    ),
-    "linear-seeds5-val0.2": _linear(
-        "5 seeds, early stopping on a 20 % slice", n_seeds=5, val_fraction=0.2
-    ),
-    "linear-seeds5-val0.2-seed1": _linear(
-        "5 seeds, 20 % slice, model seed 1", 1, n_seeds=5, val_fraction=0.2
-    ),
-    "linear-seeds5-decay0.8": _linear("5 seeds, lr x 0.8 each epoch", n_seeds=5, lr_decay=0.8),
-    "linear-seeds5-decay0.8-seed1": _linear(
-        "5 seeds, lr x 0.8 each epoch, model seed 1", 1, n_seeds=5, lr_decay=0.8
-    ),
-    "linear-seeds5-decay0.9": _linear(
-        "5 seeds, lr x 0.9 each epoch, at most 20 epochs", n_seeds=5, lr_decay=0.9, epochs=20
-    ),
-    "linear-seeds5-decay0.9-seed1": _linear(
-        "5 seeds, lr x 0.9, at most 20 epochs, model seed 1",
-        1,
-        n_seeds=5,
-        lr_decay=0.9,
-        epochs=20,
-    ),
-    "linear-seeds5-decay0.7": _linear("5 seeds, lr x 0.7 each epoch", n_seeds=5, lr_decay=0.7),
-    "linear-seeds5-decay0.7-seed1": _linear(
-        "5 seeds, lr x 0.7 each epoch, model seed 1", 1, n_seeds=5, lr_decay=0.7
-    ),
-    "linear-seeds5-wa1": _linear(
-        "5 seeds, weights averaged over the last epoch of steps", n_seeds=5, weight_average=1.0
-    ),
-    "linear-seeds5-wa1-seed1": _linear(
-        "5 seeds, weights averaged over 1 epoch, model seed 1", 1, n_seeds=5, weight_average=1.0
-    ),
-    "linear-seeds5-wa0.5": _linear(
-        "5 seeds, weights averaged over half an epoch", n_seeds=5, weight_average=0.5
-    ),
-    "linear-seeds5-wa0.5-seed1": _linear(
-        "5 seeds, weights averaged over half an epoch, model seed 1",
-        1,
-        n_seeds=5,
-        weight_average=0.5,
-    ),
-    "linear-seeds5-vary": _linear(
-        "5 seeds, each its own draw of the feature parts", n_seeds=5, vary_features=True
-    ),
-    "linear-seeds5-vary-seed1": _linear(
-        "5 seeds, own feature parts, model seed 1", 1, n_seeds=5, vary_features=True
-    ),
-    "linear-seeds5-stop3-vary": _linear(
-        "5 seeds, 3 stopping runs, own feature parts",
-        n_seeds=5,
-        n_stopping_runs=3,
-        vary_features=True,
-    ),
-    "linear-seeds5-stop3-vary-seed1": _linear(
-        "5 seeds, 3 stopping runs, own feature parts, model seed 1",
-        1,
-        n_seeds=5,
-        n_stopping_runs=3,
-        vary_features=True,
-    ),
     "mae0.6": ("loss 0.4 MSE + 0.6 |error|", {"mae_weight": 0.6}, (), 0),
     "mae0.8": ("loss 0.2 MSE + 0.8 |error|", {"mae_weight": 0.8}, (), 0),
     "snapshots5": ("3 seeds x 5 snapshots averaged", {"n_snapshots": 5}, (), 0),
@@ -217,6 +151,57 @@ VARIANTS.update(
         f"linear{name}": (f"linear, {what}", {**settings, "output": "linear"}, without, seed)
         for name, (what, settings, without, seed) in list(VARIANTS.items())
         if name.startswith("-")
+    }
+)
+
+
+#: The third round: one change from the chosen default each, most with model seeds 0 and 1.
+VARIANTS.update(
+    {
+        "linear-seeds5-seed1": _linear(
+            "5 seeds, model seed 1 (the default's seed noise)", 1, n_seeds=5
+        ),
+        "linear-seeds8": _linear("8 seeds x 3 snapshots", n_seeds=8),
+        **_from_default("linear-seeds5-batch4096", "batches of 4096", seed1=False, batch_size=4096),
+        **_from_default(
+            "linear-seeds5-batch2048",
+            "batches of 2048, lr 5e-3",
+            seed1=False,
+            batch_size=2048,
+            lr=5e-3,
+        ),
+        **_from_default(
+            "linear-seeds5-f128",
+            "128 factors, L2 0.015",
+            seed1=False,
+            n_factors=128,
+            reg_factors=0.015,
+        ),
+        **_from_default("linear-seeds5-stop3", "epochs from 3 stopping runs", n_stopping_runs=3),
+        **_from_default("linear-seeds5-val0.2", "early stopping on a 20 % slice", val_fraction=0.2),
+        **_from_default("linear-seeds5-decay0.8", "lr x 0.8 each epoch", lr_decay=0.8),
+        **_from_default(
+            "linear-seeds5-decay0.9",
+            "lr x 0.9 each epoch, at most 20 epochs",
+            lr_decay=0.9,
+            epochs=20,
+        ),
+        **_from_default("linear-seeds5-decay0.7", "lr x 0.7 each epoch", lr_decay=0.7),
+        **_from_default(
+            "linear-seeds5-wa1", "weights averaged over the last epoch of steps", weight_average=1.0
+        ),
+        **_from_default(
+            "linear-seeds5-wa0.5", "weights averaged over half an epoch", weight_average=0.5
+        ),
+        **_from_default(
+            "linear-seeds5-vary", "each its own draw of the feature parts", vary_features=True
+        ),
+        **_from_default(
+            "linear-seeds5-stop3-vary",
+            "3 stopping runs, own feature parts",
+            n_stopping_runs=3,
+            vary_features=True,
+        ),
     }
 )
 
