@@ -569,7 +569,7 @@ class HybridModel:
                 averaged.update(net)
             for group in opt.param_groups:  # the same schedule in every run: epoch-indexed
                 group["lr"] *= self.lr_decay
-            kept = averaged.net or net  # the averaged weights, when averaging
+            kept = net if averaged.net is None else averaged.net  # averaged, when averaging
             if val is None and epoch >= epochs - keep_last:
                 snapshots.append(copy.deepcopy(kept))
             if val is not None:
