@@ -268,7 +268,7 @@ class _WeightAverage:
 def mean_curve(curves: list[list[float]]) -> list[float]:
     """The epoch-wise mean of early-stopping curves over the epochs all of them reached."""
     common = min(len(c) for c in curves)
-    return [float(np.mean([c[e] for c in curves])) for e in range(common)]
+    return np.mean([c[:common] for c in curves], axis=0).tolist()
 
 
 # --------------------------------------------------------------------------- model

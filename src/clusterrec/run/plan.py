@@ -313,14 +313,14 @@ def ablation_plan(shape: DataShape, config: RunConfig) -> StagePlan:
     averaging presets ("default") about 2.6 times that, the averaging row 1.25 (added to
     "fast") or 1.45 (removed from "default") times the "fast" fit (measured on 60,000 ratings
     of the built-in data)."""
-    from clusterrec.models.cluster_hybrid_core import HybridModel
+    from clusterrec.models.cluster_hybrid import _CORE_DEFAULTS
     from clusterrec.models.registry import HYBRID_PRESETS
     from clusterrec.run.stages.ablation import ABLATION_SPLITS, ABLATION_VALIDATION_SHARE
 
     settings = config.evaluation
     kept, users, sampled = _kfold_sample(shape, config)
     fit = kept * (settings.folds - 1) / settings.folds * (1 - ABLATION_VALIDATION_SHARE)
-    preset = {**HybridModel().params, **HYBRID_PRESETS.get(settings.hybrid, {})}
+    preset = {**_CORE_DEFAULTS, **HYBRID_PRESETS.get(settings.hybrid, {})}
     averages = preset["n_seeds"] * preset["n_snapshots"] > 1
     fits = 7 * (2.6 if averages else 1.0) + (1.45 if averages else 1.25)  # + the averaging row
     splits = min(ABLATION_SPLITS, settings.folds)
