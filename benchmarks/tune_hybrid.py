@@ -41,9 +41,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 VALIDATION_SHARE = 0.1
 VALIDATION_SEED = 2026
 
-#: What every variant starts from: the default before this table chose the linear output and
-#: 5 seeds.
-BASE_SETTINGS = {"output": "sigmoid", "n_seeds": 3}
+#: What every variant starts from: the default before this table chose the linear output,
+#: 5 seeds and the item autoencoder.
+BASE_SETTINGS = {"output": "sigmoid", "n_seeds": 3, "autoencoder_weight": 0.0}
 
 
 def _linear(what: str, seed: int = 0, **settings: object) -> tuple[str, dict, tuple, int]:
@@ -206,6 +206,28 @@ VARIANTS.update(
 )
 
 
+#: The fourth round: a second model family in the average, the item autoencoder
+#: (clusterrec.models.item_autoencoder), at several weights and widths.
+for _weight in (0.15, 0.2, 0.25):
+    VARIANTS.update(
+        _from_default(
+            f"ae{_weight}",
+            f"item autoencoder (200 wide) at weight {_weight}",
+            autoencoder_weight=_weight,
+        )
+    )
+for _hidden in (100, 500):
+    VARIANTS.update(
+        _from_default(
+            f"ae0.15-h{_hidden}",
+            f"item autoencoder {_hidden} wide at weight 0.15",
+            seed1=False,
+            autoencoder_weight=0.15,
+            autoencoder_hidden=_hidden,
+        )
+    )
+
+
 def validation_split(n: int, fold: int) -> np.ndarray:
     """True for the validation slice of a training part of n ratings (seeded by the fold)."""
     rng = np.random.default_rng(VALIDATION_SEED + fold)
@@ -230,7 +252,42 @@ def score_variant(name: str, train, val) -> dict:
         "fit_seconds": fit_seconds,
         "chosen_epochs": model.core_.chosen_epochs,
         "validation_curve": [round(v, 5) for v in model.core_.val_curve],
+        **_autoencoder_row(model, val),
     }
+
+
+def _autoencoder_row(model: ClusterHybridRecommender, val) -> dict:
+    """The item autoencoder's epochs, its early-stopping curve, and how alike errors are on
+    the validation slice: the autoencoder's against the networks', and (the yardstick) the
+    first seed's networks against the second seed's. None when the autoencoder is off."""
+    core = model.core_
+    if core.autoencoder is None:
+        return {}
+    users = model.user_codes(val.user_labels[val.user])
+    items = model.item_codes(val.item_labels[val.item])
+    known = (users >= 0) & (items >= 0)
+    users, items, truth = users[known], items[known], val.rating[known]
+    per_seed = len(core.nets) // core.n_seeds
+    nets, tables = core.nets, core.tables
+
+    def networks(first: int, last: int) -> np.ndarray:
+        core.nets, core.tables = nets[first:last], tables[first:last]
+        try:
+            return core._predict_networks(users, items) - truth
+        finally:
+            core.nets, core.tables = nets, tables
+
+    autoencoder = core.autoencoder.predict(users, items) - truth
+    row = {
+        "autoencoder_epochs": core.autoencoder.chosen_epochs,
+        "autoencoder_curve": [round(v, 5) for v in core.autoencoder.val_curve],
+        "corr_autoencoder_networks": float(np.corrcoef(autoencoder, networks(0, len(nets)))[0, 1]),
+    }
+    if core.n_seeds > 1:
+        row["corr_seed0_seed1"] = float(
+            np.corrcoef(networks(0, per_seed), networks(per_seed, 2 * per_seed))[0, 1]
+        )
+    return row
 
 
 def summarise(rows: list[dict]) -> list[dict]:

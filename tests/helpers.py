@@ -173,4 +173,5 @@ TINY_HYBRID_SETTINGS = {
     "n_neighbors": 5,
     "n_item_neighbors": 5,
     "batch_size": 512,
+    "autoencoder_hidden": 8,
 }

@@ -109,7 +109,7 @@ def test_every_variant_is_fitted_on_exactly_the_non_validation_ratings(
 ) -> None:
     ratings = recorded.ratings
     every = _pairs(ratings.user_labels[ratings.user], ratings.item_labels[ratings.item])
-    assert len(recorded.fits) == len(recorded.predictions) == 2 * 8
+    assert len(recorded.fits) == len(recorded.predictions) == 2 * 9
     for split in range(2):
         fits = recorded.per_split(split, "fits")
         validation = recorded.per_split(split, "predictions")[0]
@@ -146,14 +146,19 @@ def test_each_row_switches_off_its_own_part_with_the_preset_s_settings(
         ("factors",),
         ("implicit",),
         (),
+        (),
     ]
-    assert [f["seed"] for f in fits] == [4, 5, 4, 4, 4, 4, 4, 4]  # the seed row: the next seed
-    assert all(f["settings"] == fast for f in fits[:-1])
-    # "fast" averages nothing, so the averaging row adds the model's default 3 x 3
+    assert [f["seed"] for f in fits] == [4, 5, 4, 4, 4, 4, 4, 4, 4]  # the seed row: the next
+    assert all(f["settings"] == fast for f in fits[:-2])
+    # "fast" leaves the autoencoder out and averages nothing: those rows add the defaults
+    assert fits[-2]["settings"] == {**fast, "autoencoder_weight": 0.15}
     assert fits[-1]["settings"] == {**fast, "n_seeds": 5, "n_snapshots": 3}
     summary = recorded.result.to_frame()
-    assert summary["variant"].tolist()[-1] == "+ averaging (5 seeds x 3 snapshots)"
-    assert summary["change"].tolist() == ["none", "seed", *["removed"] * 5, "added"]
+    assert summary["variant"].tolist()[-2:] == [
+        "+ item autoencoder (weight 0.15)",
+        "+ averaging (5 seeds x 3 snapshots)",
+    ]
+    assert summary["change"].tolist() == ["none", "seed", *["removed"] * 5, "added", "added"]
 
 
 def test_every_part_has_a_row_and_averaging_is_removed_when_the_preset_averages() -> None:
@@ -165,6 +170,7 @@ def test_every_part_has_a_row_and_averaging_is_removed_when_the_preset_averages(
     assert default[-1].name == "− averaging (1 seed, 1 snapshot)"
     assert default[-1].change == "removed"
     assert default[-1].settings == {"n_seeds": 1, "n_snapshots": 1}
+    assert (default[-2].without, default[-2].change) == (("autoencoder",), "removed")
 
 
 # -- the numbers ----------------------------------------------------------------------------------

@@ -134,8 +134,8 @@ def test_the_plan_lists_the_ablation_only_when_it_is_on() -> None:
     assert names.index("ablation") == names.index("kfold") + 1
     planned = stage(on, "ablation")
     assert planned == ablation_plan(shape, tiny_config(evaluation={"ablation": True}))
-    assert "2 validation splits x 8 fits of the default model (fast)" in planned.form
-    # 2 splits x 8 fits on 90 % of a 2-fold training side: 16 x 45,000 ratings of fits
+    assert "2 validation splits x 9 fits of the default model (fast)" in planned.form
+    # 2 splits x 9 fits on 90 % of a 2-fold training side: 18 x 45,000 ratings of fits
     assert 40 < planned.seconds < 300
     averaged = ablation_plan(shape, tiny_config(evaluation={"hybrid": "default"}))
     assert averaged.seconds > 2 * planned.seconds  # 3 seeds x 3 snapshots cost more

@@ -9,9 +9,10 @@ of its ratings as validation; the full default model
 same validation ratings, so the differences are paired per split; the full model fitted
 with the next seed shows how far the seed alone moves them. The parts are the model's
 clusters, user neighbours, item neighbours, factors and implicit feedback (each switched off
-with ``without=(part,)``) and the averaging over seeds and snapshots: removed (1 seed, 1
-snapshot) when the settings average, added (the model's default 5 x 3) when they do not, as
-with the ``fast`` preset. The table chooses nothing; it says what each part is worth.
+with ``without=(part,)``), the item autoencoder in the average and the averaging over seeds
+and snapshots: each removed (no autoencoder; 1 seed, 1 snapshot) when the settings have it,
+added (the model's default weight; its default 5 x 3) when they do not, as with the ``fast``
+preset. The table chooses nothing; it says what each part is worth.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ ABLATION_PARTS = (
     "item_neighbours",
     "factors",
     "implicit",
+    "autoencoder",
     "averaging",
 )
 #: What the model lacks without each part (averaging: see :func:`_averaging_variant`).
@@ -55,6 +57,7 @@ PART_WORDS = {
     "item_neighbours": "no features from the user's own ratings of the most similar movies",
     "factors": "no user and movie factors: biases and the cluster-neighbour network only",
     "implicit": "no implicit feedback (the movies a user rated, the users who rated a movie)",
+    "autoencoder": "the networks alone, without the item autoencoder in the average",
 }
 #: Short names of the parts, for row labels and sentences.
 _PART_NAMES = {
@@ -63,6 +66,7 @@ _PART_NAMES = {
     "item_neighbours": "item neighbours",
     "factors": "factors",
     "implicit": "implicit feedback",
+    "autoencoder": "item autoencoder",
     "averaging": "averaging",
 }
 #: Columns of each (split, variant) row that the summary averages.
@@ -329,16 +333,38 @@ def ablation_variants(settings: Mapping) -> list[_Variant]:
             seed_offset=1,
         ),
     ]
-    for part in ABLATION_PARTS[:-1]:
+    for part in ABLATION_PARTS[:-2]:
         variants.append(
             _Variant(
                 f"− {_PART_NAMES[part]}", part, "removed", (part,), dict(settings), PART_WORDS[part]
             )
         )
+    variants.append(_autoencoder_variant(settings))
     averaging = _averaging_variant(settings)
     if averaging is not None:
         variants.append(averaging)
     return variants
+
+
+def _autoencoder_variant(settings: Mapping) -> _Variant:
+    """The item autoencoder removed when ``settings`` average it in, else added at the
+    model's default weight (the ``fast`` preset leaves it out)."""
+    from clusterrec.models.cluster_hybrid_core import HybridModel  # PyTorch, on first use
+
+    default = inspect.signature(HybridModel.__init__).parameters["autoencoder_weight"].default
+    if settings.get("autoencoder_weight", default) > 0:
+        words = PART_WORDS["autoencoder"]
+        return _Variant("− item autoencoder", "autoencoder", "removed", ("autoencoder",),
+                        dict(settings), words)  # fmt: skip
+    return _Variant(
+        f"+ item autoencoder (weight {default:g})",
+        "autoencoder",
+        "added",
+        (),
+        {**settings, "autoencoder_weight": default},
+        f"the item autoencoder averaged in at weight {default:g} (the model's default); "
+        "these settings leave it out",
+    )
 
 
 def _averaging_variant(settings: Mapping) -> _Variant | None:

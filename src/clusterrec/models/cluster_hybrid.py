@@ -215,6 +215,7 @@ _AT_LEAST = {
     "n_snapshots": 1,
     "max_similar": 1,
     "n_stopping_runs": 1,
+    "autoencoder_hidden": 1,
 }
 #: The core's settings that name a choice, and the accepted choices.
 _CHOICES = {
@@ -250,6 +251,7 @@ def _check_core_options(options: dict) -> None:
         "mae_weight",
         "val_fraction",
         "weight_average",
+        "autoencoder_reg",
     ):
         value = options[name]
         if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
@@ -267,6 +269,9 @@ def _check_core_options(options: dict) -> None:
         )
     if options["lr"] <= 0 or not options["val_fraction"] < 1 or options["mae_weight"] > 1:
         raise ConfigError("settings need lr > 0, val_fraction < 1 and mae_weight <= 1")
+    weight = options["autoencoder_weight"]
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight <= 1:
+        raise ConfigError(f"setting autoencoder_weight must be a number in [0, 1], not {weight!r}")
     decay = options["lr_decay"]
     if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 < decay <= 1:
         raise ConfigError(f"setting lr_decay must be a number in (0, 1], not {decay!r}")

@@ -542,6 +542,7 @@ _PART_GRAMMAR = {
     "item_neighbours": ("The item neighbours", "matter", "them"),
     "factors": ("The factors", "matter", "them"),
     "implicit": ("Implicit feedback", "matters", "it"),
+    "autoencoder": ("The item autoencoder", "matters", "it"),
     "averaging": ("Averaging", "matters", "it"),
 }
 
@@ -581,7 +582,7 @@ def ablation_not_run(seconds: float) -> str:
         "validation slices of the k-fold training sides) was not run: it is off by default "
         "to keep the run short. Add it with --set evaluation.ablation=true (or ablation = "
         f"true under [evaluation] in the configuration file); on these data it takes about "
-        f"{cost} more (16 fits of the default model; a rough estimate)."
+        f"{cost} more (18 fits of the default model; a rough estimate)."
     )
 
 

@@ -315,7 +315,7 @@ class EvaluationConfig:
         default=False,
         metadata=_doc(
             "also measure the default model's ablation table (each part removed in turn, on "
-            "validation slices of 2 of the k-fold training sides; 16 fits, about 2 minutes on "
+            "validation slices of 2 of the k-fold training sides; 18 fits, about 3 minutes on "
             "the built-in data)"
         ),
     )
