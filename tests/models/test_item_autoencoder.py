@@ -186,3 +186,22 @@ def test_the_penalty_is_the_mean_over_entries_of_their_users_squared_rows() -> N
     users, u = torch.unique(entry_users, return_inverse=True)
     naive = np.mean([float((model.V[v] ** 2).sum() + (model.W[v] ** 2).sum()) for v in entry_users])
     assert float(model._penalty(users, u)) == pytest.approx(naive, rel=1e-6)
+
+
+def test_predictions_do_not_depend_on_how_the_pairs_are_chunked(monkeypatch) -> None:
+    from clusterrec.models import item_autoencoder
+
+    ratings = random_ratings(30, 40, 0.3, seed=11)
+    users, items, values = _triples(ratings)
+    model = ItemAutoencoder(hidden=5, epochs=3).fit(
+        users, items, values, ratings.n_users, ratings.n_items, (1.0, 5.0)
+    )
+    rng = np.random.default_rng(0)
+    pairs = rng.integers(0, ratings.n_users, 500), rng.integers(0, ratings.n_items, 500)
+    whole = model.predict(*pairs)
+    monkeypatch.setattr(item_autoencoder, "PREDICT_CHUNK", 7)
+    np.testing.assert_allclose(model.predict(*pairs), whole, rtol=1e-6)
+    monkeypatch.setattr(item_autoencoder, "DENSE_BLOCK", 0)  # entry by entry
+    np.testing.assert_allclose(model.predict(*pairs), whole, rtol=1e-6)
+    dense = _dense_reference(model, users, items, values, ratings.n_users, ratings.n_items)
+    np.testing.assert_allclose(whole, np.clip(dense[pairs[1], pairs[0]], 1, 5), rtol=1e-5)

@@ -9,8 +9,9 @@ cluster-neighbour network.
   :mod:`~clusterrec.models.inputs` (the networks' input rows),
   :mod:`~clusterrec.models.networks` (PyTorch) and :mod:`~clusterrec.models.presets`.
 * :mod:`~clusterrec.models.cluster_hybrid`: :class:`ClusterHybridRecommender`, the default
-  model: the cluster-neighbour network with two-sided implicit factors
-  (:mod:`~clusterrec.models.cluster_hybrid_core`, :mod:`~clusterrec.models.neighbour_features`).
+  model: the cluster-neighbour network with two-sided implicit factors, averaged with an item
+  autoencoder (:mod:`~clusterrec.models.cluster_hybrid_core`,
+  :mod:`~clusterrec.models.neighbour_features`, :mod:`~clusterrec.models.item_autoencoder`).
 * :mod:`~clusterrec.models.registry`: the models by name.
 """
 

@@ -7,7 +7,9 @@ network: an MLP over what u's nearest users inside u's cluster did with i and ov
 ratings of the movies most similar to i, with u's cluster as an embedding and a per-cluster
 output head over the shared trunk. The output is the bias baseline plus the model's
 correction, clipped to the rating scale (1..5, 1..10, half stars), so a prediction can be the
-top or bottom rating exactly. The details, the leak guards
+top or bottom rating exactly. The networks' average over seeds is averaged once more with an
+item autoencoder (a second model family, whose errors differ more from the networks' than
+one seed's from another's). The details, the leak guards
 (out-of-fold neighbour features) and how every setting was chosen on validation data inside
 the training folds are in :mod:`clusterrec.models.cluster_hybrid_core` and ``docs/model.md``.
 
@@ -49,7 +51,8 @@ _CORE_DEFAULTS = {
 
 
 class ClusterHybridRecommender(Recommender):
-    """Cluster-neighbour network + two-sided implicit factors, averaged over seeds.
+    """Cluster-neighbour network + two-sided implicit factors, averaged over seeds and with an
+    item autoencoder.
 
     Args:
         n_clusters: L, the number of Jaccard clusters (ignored when ``labels`` are given).

@@ -35,6 +35,8 @@ __all__ = ["ItemAutoencoder"]
 #: A batch decodes its movies x users block by one matrix product when the block holds at most
 #: this many numbers per observed entry (MovieLens-100K: ~20), else entry by entry.
 DENSE_BLOCK = 64
+#: Pairs predicted at once (a dense block then holds at most 64 x this many numbers).
+PREDICT_CHUNK = 1 << 18
 
 
 class _ByItem:
@@ -217,12 +219,19 @@ class ItemAutoencoder:
 
     # ------------------------------------------------------------------ predict
     def predict(self, users: IntArray, items: IntArray) -> FloatArray:
-        """Ratings on the scale for known users and movies."""
-        u = torch.from_numpy(np.asarray(users, np.int64))
-        i = torch.from_numpy(np.asarray(items, np.int64))
+        """Ratings on the scale for known users and movies, decoded in chunks of
+        ``PREDICT_CHUNK`` pairs as training decodes a batch (a top-N grid of users x movies is
+        one matrix product per chunk)."""
+        users = np.asarray(users, np.int64)
+        items = np.asarray(items, np.int64)
+        out = np.empty(len(users))
         with torch.no_grad():
-            out = (self.codes[i] * self.W[u]).sum(1) + self.c[u]
-        return np.clip(self.mu + self.unit * out.numpy().astype(np.float64), *self.scale)
+            for start in range(0, len(users), PREDICT_CHUNK):
+                chunk = slice(start, start + PREDICT_CHUNK)
+                movies, bag = torch.unique(torch.from_numpy(items[chunk]), return_inverse=True)
+                who, u = torch.unique(torch.from_numpy(users[chunk]), return_inverse=True)
+                out[chunk] = self._decode(self.codes[movies], bag, who, u).numpy()
+        return np.clip(self.mu + self.unit * out, *self.scale)
 
     # ------------------------------------------------------------------ persistence
     def state_arrays(self, prefix: str) -> dict[str, np.ndarray]:

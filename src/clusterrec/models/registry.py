@@ -23,8 +23,8 @@ MODEL_NAMES = ("clusterrec", "network", "notebook", "bias", "mean", "userknn")
 
 #: One line per model, for tables.
 MODEL_DESCRIPTIONS = {
-    "clusterrec": "the default: cluster-neighbour network + two-sided implicit factors "
-    "(ClusterHybridRecommender)",
+    "clusterrec": "the default: cluster-neighbour network + two-sided implicit factors, "
+    "averaged with an item autoencoder (ClusterHybridRecommender)",
     "network": "per-cluster networks on neighbours' ratings, the measured 'default' preset "
     "(ClusterNeighborRecommender)",
     "notebook": "the notebook's per-cluster networks: k=6 raw neighbour ratings, 12-24-48 net",
