@@ -57,7 +57,7 @@ than one seed's from another's, so it lowers RMSE where more seeds no longer do.
 early-stopped on the first stopping run's validation slice and refitted on all training
 ratings like the networks.
 
-Measured on ML-100K (5 folds, one thread): RMSE 0.8756, MAE 0.6850, fit 34-46 s a fold,
+Measured on ML-100K (5 folds, one thread): RMSE 0.8756, MAE 0.6850, fit 33-46 s a fold,
 predict 20,000 ratings in ~0.5 s (benchmarks/accuracy.py and docs/model.md have the figures on
 identical folds with the peers).
 """
