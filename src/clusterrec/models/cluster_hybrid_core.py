@@ -75,6 +75,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from clusterrec.models.item_autoencoder import ItemAutoencoder
+from clusterrec.models.losses import mixed_loss
 from clusterrec.models.neighbour_features import (
     DEFAULT_MAX_SIMILAR,
     FloatArray,
@@ -640,12 +641,8 @@ class HybridModel:
         return torch.sigmoid(offset) + 0.25 * (s - offset)
 
     def _loss(self, err: torch.Tensor) -> torch.Tensor:
-        """Squared error, optionally mixed with absolute error (``mae_weight``; the absolute
-        part is scaled by 1/4 so both have similar gradients near |err| = 1/8 of the range)."""
-        mse = (err**2).mean()
-        if self.mae_weight <= 0:
-            return mse
-        return (1 - self.mae_weight) * mse + self.mae_weight * 0.25 * err.abs().mean()
+        """Squared error mixed with absolute error by ``mae_weight`` (:func:`mixed_loss`)."""
+        return mixed_loss(err, self.mae_weight)
 
     def _offset(
         self,

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from clusterrec.models.losses import mixed_loss
 from clusterrec.models.neighbour_features import FloatArray, IntArray
 
 __all__ = ["ItemAutoencoder"]
@@ -144,7 +145,7 @@ class ItemAutoencoder:
                 users_b, u = torch.unique(self._by_item.users[at], return_inverse=True)
                 out = self._decode(code, bag, users_b, u)
                 err = (out - self._by_item.values[at]) / 4.0  # on the 0..1-scaled rating
-                loss = self._loss(err) + self.reg * self._penalty(users_b, u)
+                loss = mixed_loss(err, self.mae_weight) + self.reg * self._penalty(users_b, u)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -195,12 +196,6 @@ class ItemAutoencoder:
         times = torch.bincount(u, minlength=len(users)).to(self.V.dtype)
         norms = (self.V[users] ** 2).sum(1) + (self.W[users] ** 2).sum(1)
         return (times * norms).sum() / len(u)
-
-    def _loss(self, err: torch.Tensor) -> torch.Tensor:
-        mse = (err**2).mean()
-        if self.mae_weight <= 0:
-            return mse
-        return (1 - self.mae_weight) * mse + self.mae_weight * 0.25 * err.abs().mean()
 
     def _freeze(self) -> None:
         """The codes of every movie from all its training ratings (a movie without ratings
