@@ -397,6 +397,7 @@ def test_turning_the_ablation_on_keeps_the_k_fold_stage_s_key() -> None:
         "n_seeds": 1,
         "n_snapshots": 1,
         "n_feature_folds": 2,
+        "autoencoder_weight": 0.0,
     }
 
 
@@ -422,6 +423,7 @@ def test_the_ablation_stage_puts_its_table_and_what_it_says_in_the_report(
         "− item neighbours",
         "− factors",
         "− implicit feedback",
+        "− item autoencoder",  # the tiny settings keep the model's autoencoder
         "+ averaging (5 seeds x 3 snapshots)",
     ]
     splits = pd.read_csv(run.out / "results" / "ablation_splits.csv")
