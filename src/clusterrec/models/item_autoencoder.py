@@ -201,14 +201,17 @@ class ItemAutoencoder:
         """The codes of every movie from all its training ratings (a movie without ratings
         gets the code of an empty vector)."""
         self.V, self.b, self.W, self.c = (w.detach() for w in (self.V, self.b, self.W, self.c))
+        self._encode_all()
+
+    def _encode_all(self) -> None:
+        """``codes``: h_i of every movie with the current weights."""
         with torch.no_grad():
             at, offsets = self._by_item.entries(torch.arange(self.n_items))
             self.codes = self._encode(at, offsets)
 
     def _rmse(self, val: tuple[IntArray, IntArray, FloatArray]) -> float:
-        with torch.no_grad():
-            at, offsets = self._by_item.entries(torch.arange(self.n_items))
-            self.codes = self._encode(at, offsets)
+        """RMSE on ``val`` in rating units, with the weights after this epoch."""
+        self._encode_all()
         u, i, r = val
         return float(np.sqrt(np.mean((self.predict(u, i) - r) ** 2)))
 
@@ -240,6 +243,7 @@ class ItemAutoencoder:
 
     @classmethod
     def from_state_arrays(cls, arrays: Mapping[str, np.ndarray], prefix: str) -> ItemAutoencoder:
+        """A fitted model from :meth:`state_arrays` (enough to predict, not to train on)."""
         model = cls()
         model.codes = torch.from_numpy(np.asarray(arrays[prefix + "codes"]))
         model.W = torch.from_numpy(np.asarray(arrays[prefix + "W"]))
