@@ -17,7 +17,6 @@ preset. The table chooses nothing; it says what each part is worth.
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from collections.abc import Mapping
@@ -349,9 +348,9 @@ def ablation_variants(settings: Mapping) -> list[_Variant]:
 def _autoencoder_variant(settings: Mapping) -> _Variant:
     """The item autoencoder removed when ``settings`` average it in, else added at the
     model's default weight (the ``fast`` preset leaves it out)."""
-    from clusterrec.models.cluster_hybrid_core import HybridModel  # PyTorch, on first use
+    from clusterrec.models.cluster_hybrid import _CORE_DEFAULTS  # PyTorch, on first use
 
-    default = inspect.signature(HybridModel.__init__).parameters["autoencoder_weight"].default
+    default = _CORE_DEFAULTS["autoencoder_weight"]
     if settings.get("autoencoder_weight", default) > 0:
         words = PART_WORDS["autoencoder"]
         return _Variant("− item autoencoder", "autoencoder", "removed", ("autoencoder",),
@@ -370,11 +369,10 @@ def _autoencoder_variant(settings: Mapping) -> _Variant:
 def _averaging_variant(settings: Mapping) -> _Variant | None:
     """Averaging removed (1 seed, 1 snapshot) when ``settings`` average over more, else added
     (the model's default seeds and snapshots); None when the defaults do not average either."""
-    from clusterrec.models.cluster_hybrid_core import HybridModel  # PyTorch, on first use
+    from clusterrec.models.cluster_hybrid import _CORE_DEFAULTS  # PyTorch, on first use
 
-    defaults = inspect.signature(HybridModel.__init__).parameters
-    seeds = settings.get("n_seeds", defaults["n_seeds"].default)
-    snapshots = settings.get("n_snapshots", defaults["n_snapshots"].default)
+    seeds = settings.get("n_seeds", _CORE_DEFAULTS["n_seeds"])
+    snapshots = settings.get("n_snapshots", _CORE_DEFAULTS["n_snapshots"])
     if seeds * snapshots > 1:
         return _Variant(
             "− averaging (1 seed, 1 snapshot)",
@@ -384,7 +382,7 @@ def _averaging_variant(settings: Mapping) -> _Variant | None:
             {**settings, "n_seeds": 1, "n_snapshots": 1},
             f"1 seed and 1 snapshot instead of {seeds} x {snapshots} averaged",
         )
-    seeds, snapshots = defaults["n_seeds"].default, defaults["n_snapshots"].default
+    seeds, snapshots = _CORE_DEFAULTS["n_seeds"], _CORE_DEFAULTS["n_snapshots"]
     if seeds * snapshots <= 1:
         return None
     return _Variant(

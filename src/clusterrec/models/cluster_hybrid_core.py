@@ -74,6 +74,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from clusterrec.models.csr_rows import CsrRows
 from clusterrec.models.item_autoencoder import ItemAutoencoder
 from clusterrec.models.losses import mixed_loss
 from clusterrec.models.neighbour_features import (
@@ -103,23 +104,17 @@ def _normalised_sets(rows: IntArray, cols: IntArray, n_rows: int, n_cols: int) -
     ).coalesce()
 
 
-class _SetRows:
+class _SetRows(CsrRows):
     """The rows of :func:`_normalised_sets` in CSR form (columns sorted within each row, as
     the coalesced sparse matrix has them), so that the implicit sums of a few rows cost the
     size of those rows' sets: ``sums(rows, table)`` equals ``(sets @ table)[rows]``, bit for
     bit (an ``embedding_bag`` with per-sample weights sums in the same order)."""
 
     def __init__(self, rows: IntArray, cols: IntArray, n_rows: int) -> None:
-        order = np.lexsort((cols, rows))
-        counts = np.bincount(rows, minlength=n_rows)
+        super().__init__(rows, cols, n_rows)
+        counts = self.counts.numpy()
         norm = 1.0 / np.sqrt(np.maximum(counts, 1).astype(np.float64))
-        self.cols = torch.from_numpy(np.ascontiguousarray(cols[order], dtype=np.int64))
-        self.weights = torch.tensor(norm[rows[order]], dtype=torch.float32)
-        self.counts = torch.from_numpy(counts.astype(np.int64))
-        self.starts = torch.from_numpy(
-            np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        )
-        self.n_rows = int(n_rows)
+        self.weights = torch.tensor(norm[rows[self.order]], dtype=torch.float32)
 
     def sums(self, rows: torch.Tensor | None, table: torch.Tensor) -> torch.Tensor:
         """|set(r)|^-1/2 sum_{c in set(r)} table[c] for each r of ``rows`` (None: all rows)."""
@@ -127,11 +122,7 @@ class _SetRows:
             return F.embedding_bag(
                 self.cols, table, self.starts, mode="sum", per_sample_weights=self.weights
             )
-        lengths = self.counts[rows]
-        offsets = torch.cumsum(lengths, 0) - lengths
-        total = int(lengths.sum())
-        at = torch.repeat_interleave(self.starts[rows] - offsets, lengths, output_size=total)
-        at += torch.arange(total)
+        at, offsets = self.entries(rows)
         return F.embedding_bag(
             self.cols[at], table, offsets, mode="sum", per_sample_weights=self.weights[at]
         )

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from clusterrec.models.csr_rows import CsrRows
 from clusterrec.models.losses import mixed_loss
 from clusterrec.models.neighbour_features import FloatArray, IntArray
 
@@ -38,29 +39,6 @@ __all__ = ["ItemAutoencoder"]
 DENSE_BLOCK = 64
 #: Pairs predicted at once (a dense block then holds at most 64 x this many numbers).
 PREDICT_CHUNK = 1 << 18
-
-
-class _ByItem:
-    """The training entries grouped by movie (CSR order), with a gather of any movies' entries."""
-
-    def __init__(self, users: IntArray, items: IntArray, values: FloatArray, n_items: int) -> None:
-        order = np.lexsort((users, items))
-        counts = np.bincount(items, minlength=n_items)
-        self.users = torch.from_numpy(np.ascontiguousarray(users[order], dtype=np.int64))
-        self.values = torch.tensor(values[order], dtype=torch.float32)
-        self.counts = torch.from_numpy(counts.astype(np.int64))
-        self.starts = torch.from_numpy(
-            np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        )
-        self.order = torch.from_numpy(order.astype(np.int64))
-
-    def entries(self, items: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Positions (in CSR order) of the entries of ``items``, and each bag's offset."""
-        lengths = self.counts[items]
-        offsets = torch.cumsum(lengths, 0) - lengths
-        total = int(lengths.sum())
-        at = torch.repeat_interleave(self.starts[items] - offsets, lengths, output_size=total)
-        return at + torch.arange(total), offsets
 
 
 class ItemAutoencoder:
@@ -124,7 +102,9 @@ class ItemAutoencoder:
         self.scale = (float(scale[0]), float(scale[1]))
         self.unit = (self.scale[1] - self.scale[0]) / 4.0
         self.mu = float(ratings.mean())
-        self._by_item = _ByItem(users, items, (ratings - self.mu) / self.unit, self.n_items)
+        self._by_item = CsrRows(items, users, self.n_items)  # each movie's raters
+        centred = (ratings - self.mu) / self.unit
+        self._values = torch.tensor(centred[self._by_item.order], dtype=torch.float32)
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
         self.V = (torch.randn(self.n_users, self.hidden) * 0.03).requires_grad_()
@@ -142,9 +122,9 @@ class ItemAutoencoder:
                 at, offsets = self._by_item.entries(batch)
                 code = self._encode(at, offsets)
                 bag = torch.repeat_interleave(torch.arange(len(batch)), self._by_item.counts[batch])
-                users_b, u = torch.unique(self._by_item.users[at], return_inverse=True)
+                users_b, u = torch.unique(self._by_item.cols[at], return_inverse=True)
                 out = self._decode(code, bag, users_b, u)
-                err = (out - self._by_item.values[at]) / 4.0  # on the 0..1-scaled rating
+                err = (out - self._values[at]) / 4.0  # on the 0..1-scaled rating
                 loss = mixed_loss(err, self.mae_weight) + self.reg * self._penalty(users_b, u)
                 opt.zero_grad()
                 loss.backward()
@@ -167,11 +147,11 @@ class ItemAutoencoder:
     def _encode(self, at: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
         """h_i for the bags of entries ``at`` (one bag per movie, starting at ``offsets``)."""
         summed = F.embedding_bag(
-            self._by_item.users[at],
+            self._by_item.cols[at],
             self.V,
             offsets,
             mode="sum",
-            per_sample_weights=self._by_item.values[at],
+            per_sample_weights=self._values[at],
         )
         return torch.sigmoid(summed + self.b)
 
